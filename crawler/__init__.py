@@ -1,0 +1,1 @@
+"""The runtime around Scrapy: settings, middlewares, pipelines, spool, scheduler."""

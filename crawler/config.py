@@ -1,0 +1,139 @@
+"""Configuration: one YAML file plus ``NARCWATCH_*`` environment overrides.
+
+Secrets (market credentials, webhook keys, SMTP passwords) are never in this file: a
+config names a secret (``credentials: market_a``) and ``crawler.secrets`` resolves it
+from the environment or a secrets file at the moment it is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from narcwatch.crawler.models import Network, Source
+from narcwatch.crawler.yamlsource import LocatedYaml, Problem, load_located, problems_from_validation
+
+__all__ = ["Config", "ConfigError", "NotifierConfig", "StoreConfig", "TorConfig", "load_config"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TorConfig(_Section):
+    """Where onion traffic goes. ``socks_urls`` lists several Tor instances (sticky per site)."""
+
+    socks_url: str = "socks5h://127.0.0.1:9050"
+    socks_urls: list[str] = Field(default_factory=list)
+    control: str | None = "127.0.0.1:9051"
+    control_password: str | None = None  # secret name
+    isolate_per_source: bool = True
+    new_circuit_after_failures: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _remote_dns(self) -> "TorConfig":
+        for url in [self.socks_url, *self.socks_urls]:
+            if urlsplit(url).scheme != "socks5h":
+                raise ValueError(f"Tor proxy {url!r} must use socks5h:// so onion names resolve at the proxy")
+        return self
+
+
+class StoreConfig(_Section):
+    backend: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
+    url: str | None = None
+    index_prefix: str = "narcwatch"
+
+
+class NotifierConfig(BaseModel):
+    """A delivery target; fields beyond ``id``/``type`` belong to the notifier kind."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: Literal["webhook", "email", "slack", "jsonl", "console"]
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NARCWATCH_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("narcwatch-data")
+    secrets_file: Path | None = None
+    profiles_dirs: list[Path] = Field(default_factory=list)
+    tor: TorConfig = Field(default_factory=TorConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    sources: list[Source] = Field(default_factory=list)
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    rules: list[Path] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    def source(self, source_id: str) -> Source:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        known = ", ".join(s.id for s in self.sources) or "(none configured)"
+        raise KeyError(f"unknown source {source_id!r}; configured sources: {known}")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _semantic_problems(doc: LocatedYaml, cfg: Config) -> list[Problem]:
+    out: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, src in enumerate(cfg.sources):
+        if src.id in seen:
+            out.append(Problem(doc.file, doc.line_of(("sources", i, "id")), f"sources.{i}.id",
+                               f"duplicate source id (first at sources.{seen[src.id]})", src.id))
+        seen.setdefault(src.id, i)
+        for j, url in enumerate(src.start_urls):
+            host = urlsplit(url).hostname or ""
+            if urlsplit(url).scheme not in ("http", "https"):
+                out.append(Problem(doc.file, doc.line_of(("sources", i, "start_urls", j)),
+                                   f"sources.{i}.start_urls.{j}", "start URL must be http or https", url,
+                                   ("http", "https")))
+            dark = host.endswith(".onion") or host.endswith(".i2p")
+            if dark and src.network == Network.CLEARNET:
+                out.append(Problem(doc.file, doc.line_of(("sources", i, "network")), f"sources.{i}.network",
+                                   f"{host} is only reachable through Tor/I2P; set network accordingly",
+                                   src.network.value, tuple(n.value for n in Network if n != Network.CLEARNET)))
+    return out
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Load and validate a config file; every problem is reported at once, with lines."""
+    if path is None:
+        return Config(**overrides)
+    doc = load_located(path)
+    data = doc.data or {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(doc.file, 1, "(top level)", "config must be a mapping")])
+    data = {**data, **overrides}
+    try:
+        cfg = Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(doc, exc.errors())) from None
+    problems = _semantic_problems(doc, cfg)
+    if problems:
+        raise ConfigError(problems)
+    base = Path(path).resolve().parent
+    cfg.rules = [p if p.is_absolute() else base / p for p in cfg.rules]
+    cfg.profiles_dirs = [p if p.is_absolute() else base / p for p in cfg.profiles_dirs]
+    return cfg

@@ -1,0 +1,1 @@
+"""Extraction: the spaCy pipeline, its components, lexicons and validators."""

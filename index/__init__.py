@@ -1,0 +1,1 @@
+"""The store: interface, backends, query language, change detection, alert rules."""

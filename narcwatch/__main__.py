@@ -1,0 +1,3 @@
+from narcwatch.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Spiders: one per site family, the profile-driven spider, and site profiles (YAML)."""
