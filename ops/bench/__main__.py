@@ -1,0 +1,5 @@
+import sys
+
+from ops.bench.harness import main
+
+sys.exit(main())
