@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from narcwatch.crawler.models import Network, Source
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem, load_located, problems_from_validation
 
-__all__ = ["Config", "ConfigError", "NotifierConfig", "StoreConfig", "TorConfig", "load_config"]
+__all__ = ["Config", "ConfigError", "check_config", "NotifierConfig", "StoreConfig", "TorConfig", "load_config"]
 
 
 class _Section(BaseModel):
@@ -95,45 +95,70 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _semantic_problems(doc: LocatedYaml, cfg: Config) -> list[Problem]:
+def _source_problems(doc: LocatedYaml, i: int, src: Source) -> list[Problem]:
+    out: list[Problem] = []
+    for j, url in enumerate(src.start_urls):
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https"):
+            out.append(Problem(doc.file, doc.line_of(("sources", i, "start_urls", j)), f"sources.{i}.start_urls.{j}",
+                               "start URL must be http or https", url, ("http", "https")))
+        if host.endswith((".onion", ".i2p")) and src.network == Network.CLEARNET:
+            out.append(Problem(doc.file, doc.line_of(("sources", i, "network")), f"sources.{i}.network",
+                               f"{host} is only reachable through Tor/I2P; set network accordingly",
+                               src.network.value, tuple(n.value for n in Network if n != Network.CLEARNET)))
+    return out
+
+
+def _semantic_problems(doc: LocatedYaml, raw_sources: Any) -> list[Problem]:
+    """Checks beyond the schema, run on every source that validates on its own, so a
+    schema error in one place never hides a mistake elsewhere."""
+    if not isinstance(raw_sources, list):
+        return []
     out: list[Problem] = []
     seen: dict[str, int] = {}
-    for i, src in enumerate(cfg.sources):
+    for i, raw in enumerate(raw_sources):
+        try:
+            src = Source.model_validate(raw)
+        except ValidationError:
+            continue  # already reported by the schema pass
         if src.id in seen:
             out.append(Problem(doc.file, doc.line_of(("sources", i, "id")), f"sources.{i}.id",
                                f"duplicate source id (first at sources.{seen[src.id]})", src.id))
         seen.setdefault(src.id, i)
-        for j, url in enumerate(src.start_urls):
-            host = urlsplit(url).hostname or ""
-            if urlsplit(url).scheme not in ("http", "https"):
-                out.append(Problem(doc.file, doc.line_of(("sources", i, "start_urls", j)),
-                                   f"sources.{i}.start_urls.{j}", "start URL must be http or https", url,
-                                   ("http", "https")))
-            dark = host.endswith(".onion") or host.endswith(".i2p")
-            if dark and src.network == Network.CLEARNET:
-                out.append(Problem(doc.file, doc.line_of(("sources", i, "network")), f"sources.{i}.network",
-                                   f"{host} is only reachable through Tor/I2P; set network accordingly",
-                                   src.network.value, tuple(n.value for n in Network if n != Network.CLEARNET)))
+        out += _source_problems(doc, i, src)
     return out
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
-    """Load and validate a config file; every problem is reported at once, with lines."""
-    if path is None:
-        return Config(**overrides)
-    doc = load_located(path)
+def check_config(path: str | Path, **overrides: Any) -> tuple[Config | None, LocatedYaml | None, list[Problem]]:
+    """Validate a config file and return every problem at once (schema and semantic)."""
+    try:
+        doc = load_located(path)
+    except ValueError as exc:
+        return None, None, [Problem(str(path), None, "(file)", str(exc))]
     data = doc.data or {}
     if not isinstance(data, dict):
-        raise ConfigError([Problem(doc.file, 1, "(top level)", "config must be a mapping")])
-    data = {**data, **overrides}
+        return None, doc, [Problem(doc.file, 1, "(top level)", "config must be a mapping")]
+    problems = _semantic_problems(doc, data.get("sources"))
+    cfg: Config | None = None
     try:
-        cfg = Config(**data)
+        cfg = Config(**{**data, **overrides})
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(doc, exc.errors())) from None
-    problems = _semantic_problems(doc, cfg)
-    if problems:
+        problems = problems_from_validation(doc, exc.errors()) + problems
+    if cfg is not None and not problems:
+        base = Path(path).resolve().parent
+        cfg.rules = [p if p.is_absolute() else base / p for p in cfg.rules]
+        cfg.profiles_dirs = [p if p.is_absolute() else base / p for p in cfg.profiles_dirs]
+    return (cfg if not problems else None), doc, problems
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Load and validate a config file; raises ``ConfigError`` listing every problem."""
+    if path is None:
+        return Config(**overrides)
+    cfg, doc, problems = check_config(path, **overrides)
+    if problems or cfg is None:
+        if len(problems) == 1 and problems[0].where == "(file)":
+            raise ValueError(problems[0].message)
         raise ConfigError(problems)
-    base = Path(path).resolve().parent
-    cfg.rules = [p if p.is_absolute() else base / p for p in cfg.rules]
-    cfg.profiles_dirs = [p if p.is_absolute() else base / p for p in cfg.profiles_dirs]
     return cfg

@@ -15,7 +15,8 @@ from narcwatch.crawler.paths import DataDir
 __all__ = ["State", "console", "err_console", "fail", "not_available", "state"]
 
 console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: an error line stays one line (file:line: where: message), greppable.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

@@ -2,50 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from narcwatch.cli._common import console, err_console, not_available, state
-from narcwatch.crawler.config import Config, ConfigError, load_config
-from narcwatch.crawler.yamlsource import Problem, load_located
+from narcwatch.crawler.config import check_config
+from narcwatch.crawler.yamlsource import LocatedYaml, Problem
 
 app = typer.Typer(help="List, validate and inspect the configured sources.", no_args_is_help=True)
 
 
-def _profile_problems(cfg: Config, config_file: str) -> list[Problem]:
+def _profile_problems(doc: LocatedYaml, profiles_dirs: list[Any]) -> list[Problem]:
+    """Problems in the site profiles, and sources that name a profile that does not exist."""
+    from pathlib import Path
+
     from narcwatch.spiders.profile import ProfileRegistry
 
-    registry = ProfileRegistry(cfg.profiles_dirs)
+    base = Path(doc.file).resolve().parent
+    dirs = [Path(d) if Path(d).is_absolute() else base / d for d in profiles_dirs if isinstance(d, str)]
+    registry = ProfileRegistry(dirs)
     problems = list(registry.problems)
-    located = load_located(config_file) if cfg.sources else None
-    for i, src in enumerate(cfg.sources):
-        if src.profile not in registry:
-            line = located.line_of(("sources", i, "profile")) if located else None
-            problems.append(Problem(config_file, line, f"sources.{i}.profile", "unknown profile", src.profile,
-                                    tuple(sorted(registry.names()))))
+    sources = (doc.data or {}).get("sources") if isinstance(doc.data, dict) else None
+    for i, raw in enumerate(sources if isinstance(sources, list) else []):
+        name = raw.get("profile") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name not in registry:
+            problems.append(Problem(doc.file, doc.line_of(("sources", i, "profile")), f"sources.{i}.profile",
+                                    "unknown profile", name, tuple(registry.names())))
     return problems
 
 
 @app.command(help="Validate the config and every site profile; report each error with file and line.")
 def check(ctx: typer.Context) -> None:
     st = state(ctx)
-    problems: list[Problem] = []
-    try:
-        cfg = load_config(st.config_path)
-    except ConfigError as exc:
-        problems += exc.problems
-        cfg = None
-    except ValueError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    if cfg is not None:
-        problems += _profile_problems(cfg, str(st.config_path or "(defaults)"))
+    if st.config_path is None:
+        err_console.print("error: no config file given (--config FILE or NARCWATCH_CONFIG)", highlight=False)
+        raise typer.Exit(2)
+    cfg, doc, problems = check_config(st.config_path)
+    if doc is not None:
+        dirs = doc.data.get("profiles_dirs", []) if isinstance(doc.data, dict) else []
+        problems += _profile_problems(doc, dirs if isinstance(dirs, list) else [])
+    problems.sort(key=lambda p: (p.file, p.line or 0))
     for p in problems:
-        err_console.print(f"[red]error[/red] {p}", highlight=False)
+        err_console.print(f"error {p}", highlight=False, markup=False)
     if problems:
         err_console.print(f"{len(problems)} problem(s) found", highlight=False)
         raise typer.Exit(1)
-    console.print(f"ok: {len(cfg.sources)} source(s), config and profiles valid")  # type: ignore[union-attr]
+    console.print(f"ok: {len(cfg.sources) if cfg else 0} source(s); config and profiles valid")
 
 
 @app.command("list", help="List configured sources.")
