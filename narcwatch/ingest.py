@@ -1,0 +1,132 @@
+"""Ingest: spool -> extraction -> store, at least once with an idempotent store.
+
+The consumer offset is acknowledged only after the store has committed the batch, so a
+``kill -9`` anywhere replays the unacknowledged items; the store ignores snapshots it
+already has (same listing key and crawl id) and emits no second change event. Alert
+evaluation does not hang off this return value: it tails the stored events with its own
+cursor, so a crash between the store write and the alert step loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import TypeAdapter, ValidationError
+
+from narcwatch.crawler.models import CrawlItem, Listing, Post, VendorProfile
+from narcwatch.crawler.spool import Spool, SpoolEntry
+from narcwatch.extract.models import Extraction
+from narcwatch.extract.pipeline import extract
+from narcwatch.index.models import ChangeEvent
+from narcwatch.index.store import IngestItem, Store
+
+__all__ = ["IngestStats", "Ingestor", "item_text"]
+
+log = logging.getLogger(__name__)
+_ITEM = TypeAdapter(CrawlItem)
+ITEM_KINDS = {"listing", "post", "vendor"}
+
+
+@dataclass
+class IngestStats:
+    items: int = 0
+    crawls_ended: int = 0
+    events: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def item_text(item: Listing | Post | VendorProfile) -> str:
+    """The text extraction reads for an item (the fields a human would read)."""
+    if isinstance(item, Listing):
+        tiers = " | ".join(f"{t.quantity} {t.price.amount} {t.price.currency}" for t in item.tiers)
+        parts = [item.title, tiers, item.description]
+    elif isinstance(item, Post):
+        parts = [item.title or "", item.text]
+    else:
+        parts = [item.description, item.pgp_key or ""]
+    return "\n".join(p for p in parts if p)
+
+
+def _extract(item: Listing | Post | VendorProfile) -> Extraction:
+    fields: dict[str, object] = {}
+    if isinstance(item, Listing):
+        fields = {"ships_from": item.ships_from, "ships_to": item.ships_to, "price": item.price,
+                  "displayed_prices": item.displayed_prices}
+    return extract(item_text(item), id=item.key, capture_date=item.seen_at.date(), fields=fields)
+
+
+class Ingestor:
+    def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
+                 on_events: Callable[[list[ChangeEvent]], None] | None = None):
+        self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
+        self.on_events = on_events
+        self.stats = IngestStats()
+
+    def _reject(self, entry: SpoolEntry, reason: str) -> None:
+        # A malformed spool row is counted and skipped, never retried forever; it stays
+        # in the spool (append-only) for inspection.
+        self.stats.rejected += 1
+        self.stats.rejected_reasons[reason] = self.stats.rejected_reasons.get(reason, 0) + 1
+        log.warning("ingest rejected spool item %s (%s)", entry.key, reason)
+
+    def _flush(self, batch: list[IngestItem]) -> list[ChangeEvent]:
+        if not batch:
+            return []
+        events = self.store.ingest(batch)
+        self.stats.items += len(batch)
+        batch.clear()
+        return events
+
+    def run_once(self) -> int:
+        """Ingest one batch from the spool; returns how many spool entries it consumed."""
+        entries = self.spool.read(self.consumer, limit=self.batch_size)
+        if not entries:
+            return 0
+        events: list[ChangeEvent] = []
+        batch: list[IngestItem] = []
+        for entry in entries:
+            if entry.kind in ITEM_KINDS:
+                try:
+                    item = _ITEM.validate_python(entry.payload)
+                except ValidationError as exc:
+                    self._reject(entry, f"invalid {entry.kind}: {exc.errors()[0]['type']}")
+                    continue
+                batch.append((item, _extract(item)))
+            elif entry.kind == "crawl_end":
+                events += self._flush(batch)  # a crawl's items are in before its end is judged
+                p = entry.payload
+                events += self.store.end_crawl(p["source"], p["crawl_id"], bool(p.get("complete")),
+                                               datetime.fromisoformat(p["at"]))
+                self.stats.crawls_ended += 1
+            else:
+                self.stats.skipped += 1  # e.g. candidate_source: for the analyst queue, not the index
+        events += self._flush(batch)
+        self.spool.ack(self.consumer, entries[-1].seq)
+        self.stats.events += len(events)
+        if events and self.on_events:
+            self.on_events(events)
+        return len(entries)
+
+    def drain(self) -> IngestStats:
+        while self.run_once():
+            pass
+        return self.stats
+
+    def run_forever(self, stop: threading.Event, poll: float = 0.5) -> None:
+        while not stop.is_set():
+            if not self.run_once():
+                stop.wait(poll)
+
+
+def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) -> list[ChangeEvent]:
+    """Extract and ingest items directly (tests, imports): same path as the spool."""
+    return store.ingest([(item, _extract(item)) for item in items])
+
+
