@@ -54,7 +54,7 @@ def test_vendor_and_listing_history(filled: Path) -> None:
     code, out, _ = run("vendor", "DrGreen")
     assert code == 0 and "alpha:1" in out and "wallet:BTC" in out
     code, out, _ = run("listing", "alpha:1", "--history")
-    assert code == 0 and "cap-alpha-1" in out and "PRICE" not in out and "NEW" in out
+    assert code == 0 and "snapshots" in out and "PRICE" not in out and "NEW" in out
     assert run("listing", "nope:1")[0] == 1
 
 
