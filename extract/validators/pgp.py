@@ -57,7 +57,8 @@ def dearmor(inner: str) -> bytes | None:
     if len(inner) > _MAX_ARMOR:
         return None
     lines = [ln.strip() for ln in inner.replace("\r", "\n").split("\n")]
-    while lines and (not lines[0] or _is_header(lines[0])):
+    # header lines go; a "header" that runs on into the base64 (lost line breaks) stays
+    while lines and (not lines[0] or (_is_header(lines[0]) and not any(_looks_b64(t, 16) for t in lines[0].split()))):
         lines.pop(0)
     tokens: list[str] = []
     for ln in lines:
