@@ -60,6 +60,8 @@ _TG_LINK = re.compile(
 _TG_RESERVED = frozenset(
     "share addstickers addemoji addtheme proxy socks setlanguage login confirmphone invoice iv bg contact".split()
 )
+# cue and label words are never the handle itself ("telegram: telegram")
+_TG_STOP = frozenset("telegram telega username handle contact contacts signal threema wickr session admin".split())
 _TG_CUE = re.compile(r"(?i)telegram|telega|\btg\b|\btlg\b|телеграм|телега|\bтг\b")
 _TG_CUED_NAME = re.compile(
     r"(?i)(?:\btelegram|\btelega|\btg|\btlg|телеграм|телега|\bтг)\b(?: ?(?:id|username|user|handle|contact))?"
@@ -165,12 +167,14 @@ def _telegram(text: str) -> list[Identifier]:
         out.append(_ident(K.TELEGRAM, value, text, m.start(), m.end()))
         claimed.append(m.span())
     for m in _TG_CUED_NAME.finditer(text):
+        if m.group(1).lower() in _TG_STOP:
+            continue
         out.append(_ident(K.TELEGRAM, "@" + m.group(1).lower(), text, m.start(1) - (text[m.start(1) - 1] == "@"), m.end(1)))
         claimed.append(m.span())
     if "@" in text:
         for m in _AT_HANDLE.finditer(text):
             name = m.group(1)
-            if len(name) < 5 or name.endswith("_") or _inside(m.start(), claimed):
+            if len(name) < 5 or name.endswith("_") or name.lower() in _TG_STOP or _inside(m.start(), claimed):
                 continue
             after = text[m.end() : m.end() + 20]
             if _cued(text, m.start(), _TG_CUE) or _TG_CUE.search(after):
