@@ -29,6 +29,7 @@ digit holds. Every regex is linear: single character classes or bounded repetiti
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 
 from spacy.language import Language
@@ -92,6 +93,13 @@ _DATE_LIKE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}$|\d{1,2}[-./ ]\d{1,2}[
 _AFTER_NUMBER = re.compile(r"(?i) ?(?:g\b|gr|mg|kg|ml|ug|µg|oz|lb|pcs|pills|tabs|x\b|%|\$|€|£|usd|eur|btc|xmr)")
 _BEFORE_NUMBER = re.compile(r"(?i)(?:[$€£]|usd|eur|btc|xmr|price|cost|total) ?$")
 
+# Substring guards: a regex that cannot match without one of these words is not run
+# (str "in" is a C-speed scan; a regex tries every position).
+_KEY_WORDS = ("fingerprint", "fpr", "pgp", "gpg", "key", "schl", "ключ")
+_TG_WORDS = ("telegram", "telega", "tg", "tlg", "телеграм", "телега", "тг")
+_PHONE_WORDS = ("phone", "tel", "call", "whats", "wa:", "signal", "sms", "text", "viber", "mobile", "cell", "handy",
+                "número", "numero", "номер", "тел")  # fmt: skip
+
 # -- CAS --------------------------------------------------------------------------------
 _CAS = re.compile(r"(?<![\d-])[1-9]\d{1,6}-\d{2}-\d(?![\d-])")
 _CAS_CUE = re.compile(r"(?i)\bcas\b")
@@ -105,7 +113,49 @@ def _cued(text: str, start: int, cue: re.Pattern[str], window: int = 40) -> bool
 
 
 def _inside(pos: int, spans: list[Span]) -> bool:
-    return any(a <= pos < b for a, b in spans)
+    """``pos`` inside one of ``spans``; O(log n) when ``spans`` is a ``_Claims``."""
+    if isinstance(spans, _Claims):
+        return spans.covers(pos)
+    return any(x <= pos < y for x, y in spans)
+
+
+class _Claims(list):
+    """Claimed spans kept merged and sorted, so lookups stay logarithmic: a text with
+    thousands of identifiers must not make claim checks quadratic."""
+
+    def __init__(self, spans: list[Span] = ()) -> None:  # type: ignore[assignment]
+        super().__init__()
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for sp in spans:
+            self.append(sp)
+
+    def append(self, span: Span) -> None:  # type: ignore[override]
+        super().append(span)
+        a, b = span
+        i = bisect_right(self._starts, a)
+        if i and self._ends[i - 1] >= a:  # overlaps the previous: extend it
+            i -= 1
+            a = self._starts[i]
+            b = max(b, self._ends[i])
+            del self._starts[i], self._ends[i]
+        while i < len(self._starts) and self._starts[i] <= b:  # swallow followers
+            b = max(b, self._ends[i])
+            del self._starts[i], self._ends[i]
+        self._starts.insert(i, a)
+        self._ends.insert(i, b)
+
+    def extend(self, spans) -> None:  # type: ignore[override]
+        for sp in spans:
+            self.append(sp)
+
+    def __iadd__(self, spans):  # type: ignore[override]
+        self.extend(spans)
+        return self
+
+    def covers(self, pos: int) -> bool:
+        i = bisect_right(self._starts, pos) - 1
+        return i >= 0 and pos < self._ends[i]
 
 
 def _ident(kind: K, value: str, text: str, start: int, end: int, confidence: float = 1.0) -> Identifier:
@@ -127,11 +177,13 @@ def _pgp_blocks(text: str) -> tuple[list[Identifier], list[Span]]:
     return out, spans
 
 
-def _pgp_fingerprints(text: str, blocks: list[Span]) -> list[Identifier]:
-    out = []
+def _pgp_fingerprints(text: str, lower: str, blocks: list[Span]) -> list[Identifier]:
+    out: list[Identifier] = []
     for m in _FPR_GROUPED.finditer(text):
         value = "".join(m.group().split()).upper()
         out.append(_ident(K.PGP_FINGERPRINT, value, text, m.start(), m.end()))
+    if not any(w in lower for w in _KEY_WORDS):
+        return out  # a bare hex run is a fingerprint only after a key cue
     for m in _HEX_RUN.finditer(text):
         n = m.end() - m.start()
         if n not in (40, 64) or text[max(0, m.start() - 2) : m.start()].lower() == "0x" or _inside(m.start(), blocks):
@@ -141,8 +193,10 @@ def _pgp_fingerprints(text: str, blocks: list[Span]) -> list[Identifier]:
     return out
 
 
-def _onions(text: str) -> list[Identifier]:
-    out = []
+def _onions(text: str, lower: str) -> list[Identifier]:
+    out: list[Identifier] = []
+    if ".onion" not in lower:
+        return out
     for m in _ONION.finditer(text):
         label = m.group(1).lower()
         if len(label) == 56:
@@ -153,10 +207,11 @@ def _onions(text: str) -> list[Identifier]:
     return out
 
 
-def _telegram(text: str) -> list[Identifier]:
-    out = []
-    claimed: list[Span] = []
-    for m in _TG_LINK.finditer(text):
+def _telegram(text: str, lower: str) -> list[Identifier]:
+    out: list[Identifier] = []
+    claimed = _Claims()
+    has_link = "t.me/" in lower or "telegram.me/" in lower or "telegram.dog/" in lower
+    for m in _TG_LINK.finditer(text) if has_link else ():
         path = m.group(1)
         if path.lower() in _TG_RESERVED:
             continue
@@ -166,6 +221,8 @@ def _telegram(text: str) -> list[Identifier]:
             value = "@" + path.lower()
         out.append(_ident(K.TELEGRAM, value, text, m.start(), m.end()))
         claimed.append(m.span())
+    if not any(w in lower for w in _TG_WORDS):
+        return out  # handles need a Telegram cue
     for m in _TG_CUED_NAME.finditer(text):
         if m.group(1).lower() in _TG_STOP:
             continue
@@ -182,11 +239,10 @@ def _telegram(text: str) -> list[Identifier]:
     return out
 
 
-def _messengers(text: str, claimed: list[Span]) -> list[Identifier]:
+def _messengers(text: str, lower: str, claimed: list[Span]) -> list[Identifier]:
     out = []
-    for m in _SESSION.finditer(text):
+    for m in _SESSION.finditer(text) if "05" in text else ():
         out.append(_ident(K.SESSION, m.group().lower(), text, m.start(), m.end()))
-    lower = text.lower()
     if "threema" in lower:
         seen: set[int] = set()
         for m in _THREEMA_LINK.finditer(text):
@@ -237,8 +293,10 @@ def _emails(text: str) -> list[Identifier]:
     return out
 
 
-def _phones(text: str, claimed: list[Span]) -> list[Identifier]:
-    out = []
+def _phones(text: str, lower: str, claimed: list[Span]) -> list[Identifier]:
+    out: list[Identifier] = []
+    if "+" not in text and "00" not in text and not any(w in lower for w in _PHONE_WORDS):
+        return out  # national numbers need a cue; international ones a + or 00
     for m in _PHONE.finditer(text):
         raw = m.group()
         start, end = m.span()
@@ -264,13 +322,14 @@ def find_identifiers(text: str) -> list[Identifier]:
     """Every contact identifier in ``text``, sorted by offset (see module doc)."""
     if not isinstance(text, str) or not text:
         return []
-    keys, blocks = _pgp_blocks(text)
-    out = keys + _pgp_fingerprints(text, blocks) + _onions(text) + _telegram(text)
-    claimed = list(blocks)
-    out += _messengers(text, claimed)
+    lower = text.lower()
+    keys, blocks = _pgp_blocks(text) if "pgp public key" in lower else ([], [])
+    out = keys + _pgp_fingerprints(text, lower, blocks) + _onions(text, lower) + _telegram(text, lower)
+    claimed = _Claims(blocks)
+    out += _messengers(text, lower, claimed)
     out += [i for i in _emails(text) if not _inside(i.start, blocks)]
     claimed += [(i.start, i.end) for i in out]
-    out += _phones(text, claimed)
+    out += _phones(text, lower, claimed)
     out.sort(key=lambda i: (i.start, i.end, i.kind.value))
     return out
 
@@ -279,7 +338,9 @@ def find_cas(text: str) -> list[CasNumber]:
     """CAS numbers whose check digit holds; a date-like one without a "CAS" cue is doubted."""
     if not isinstance(text, str):
         return []
-    out = []
+    out: list[CasNumber] = []
+    if "-" not in text:
+        return out
     for m in _CAS.finditer(text):
         value = m.group()
         if not cas_valid(value):

@@ -227,3 +227,9 @@ def test_adversarial_inputs_complete(text: str) -> None:
     assert all(text[i.start : i.end] == i.text for i in got)
     assert not [i for i in got if i.kind.value in ("pgp_key", "onion", "session", "telegram", "email")]
     find_cas(text)
+
+
+def test_many_identifiers_in_one_text() -> None:
+    text = " ".join(f"mail{i}@example.invalid call +1 555 010 {1000 + i}" for i in range(3000))
+    got = find_identifiers(text)
+    assert sum(i.kind.value == "email" for i in got) == 3000 and sum(i.kind.value == "phone" for i in got) == 3000
