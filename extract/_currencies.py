@@ -22,7 +22,7 @@ whose lower-case forms are ordinary words or units (``m`` metre, ``g`` gram).
 
 from __future__ import annotations
 
-__all__ = ["AMBIGUOUS", "CASE_SENSITIVE", "CRYPTO", "FIAT", "PREFIX_SYMBOLS", "SUBUNITS"]
+__all__ = ["AMBIGUOUS", "CASE_SENSITIVE", "CRYPTO", "FIAT", "FIAT_MORE", "ISO_CODES_ONLY", "PREFIX_SYMBOLS", "SUBUNITS"]
 
 # code -> surfaces (the code itself is always a surface too).
 FIAT: dict[str, tuple[str, ...]] = {
@@ -144,6 +144,16 @@ FIAT: dict[str, tuple[str, ...]] = {
     "SZL": ("E",),
 }
 
+# Local dollar/peso/franc forms and other CLDR symbols (code -> surfaces), kept apart
+# from FIAT so FIAT stays readable.
+FIAT_MORE: dict[str, tuple[str, ...]] = {
+    "CUC": ("CUC$",), "DOP": ("RD$",), "JMD": ("J$",), "TOP": ("T$",), "TTD": ("TT$",),
+    "ZWL": ("Z$",), "PKR": ("₨",), "PAB": ("B/.",), "FRF": ("₣",), "LYD": ("LD",),
+    "MWK": ("MK",), "MRU": ("UM",), "STN": ("Db",), "TND": ("DT",), "VUV": ("VT",),
+    "GNF": ("FG",), "DJF": ("Fdj",), "ERN": ("Nfk",), "RSD": ("Dinara", "динара"),
+    "MOP": ("MOP$",), "UYU": ("$U",), "SGD": ("SGD$",), "NZD": ("NZD$",),
+}
+
 # ISO 4217 codes with no symbol beyond the code: listed so that "450 OMR" parses.
 ISO_CODES_ONLY: tuple[str, ...] = (
     "BBD", "BMD", "BSD", "BWP", "BYR", "CDF", "CUP", "DJF", "DOP", "FJD", "FKP", "GIP",
@@ -213,7 +223,7 @@ SUBUNITS: dict[str, tuple[str, str]] = {
 CASE_SENSITIVE: frozenset[str] = frozenset({
     "R", "L", "P", "G", "K", "D", "E", "Q", "Br", "Ks", "Le", "Ar", "MT", "RF", "ID", "Re", "Sl",
     "Esc", "FF", "DM", "KM", "NT", "Bs", "Fr", "Dh", "TL", "RM", "Rp", "Nu", "Rs", "BD", "KD",
-    "ZK", "Kz", "Vt", "din", "som", "dash", "Afl", "р", "Р", "с", "đ", "GBp", "E£", "Rbl",
+    "ZK", "Kz", "Vt", "VT", "LD", "MK", "UM", "Db", "DT", "FG", "din", "som", "dash", "Afl", "р", "Р", "с", "đ", "GBp", "E£", "Rbl",
 })
 
 # Symbols written before the amount by convention ($40, £20, €15): when a symbol sits

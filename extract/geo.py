@@ -97,9 +97,9 @@ for _code, _names in {
 # Two-letter codes that are also common words: only taken in a labelled field or arrow.
 _WORDY = frozenset({"in", "it", "be", "no", "de", "es", "us", "at", "is", "by", "co", "pe", "ca", "se", "pt", "ar", "fi", "lu", "ee", "si", "hr", "ge", "ie", "ua", "ec", "cl", "bo", "mx", "gr", "ro", "hu", "sk", "cz", "ger", "world", "america", "global", "international", "мир", "рб", "ес", "ue"})
 
-_NAME_ALT = "|".join(sorted((re.escape(n) for n in _PLACES), key=len, reverse=True))
-_PLACE = rf"(?<![^\W\d_])(?:{_NAME_ALT})(?![^\W\d_])"
-_LIST_SEP = r"\s{0,3}(?:,|/|&|\+|;|\band\b|\bund\b|\by\b|\bи\b|\bor\b)\s{0,3}"
+_MAX_WORDS = max(len(n.split()) for n in _PLACES)
+_WORD = re.compile(r"[^\W\d_]{1,30}(?:\.(?=[^\W\d_]))?(?:[^\W\d_]{1,30})?\.?")
+_SEP = re.compile(r"\s{0,3}(?:,|/|&|\+|;|\||\band\b|\bund\b|\by\b|\bи\b|\bor\b)?\s{0,3}", re.IGNORECASE)
 
 _FROM_LABEL = (
     r"ships?\s{0,2}from|shipping\s{0,2}from|shipped\s{0,2}from|sent\s{0,2}from|origin(?:\s{0,2}country)?|country\s{0,2}of\s{0,2}origin"
@@ -107,23 +107,71 @@ _FROM_LABEL = (
     r"|отправка\s{0,2}из|отправляем\s{0,2}из|отправка\s{0,2}с|из|from"
 )
 _TO_LABEL = (
-    r"ships?\s{0,2}to|shipping\s{0,2}to|delivery\s{0,2}to|deliver\s{0,2}to|destinations?|ship\s{0,2}worldwide|ships?\s{0,2}only\s{0,2}to"
-    r"|versand\s{0,2}nach|lieferung\s{0,2}nach|envío\s{0,2}a|envio\s{0,2}a|envíos\s{0,2}a|envios\s{0,2}a|enviamos\s{0,2}a"
+    r"ships?\s{0,2}to|shipping\s{0,2}to|delivery\s{0,2}to|deliver\s{0,2}to|destinations?|ships?\s{0,2}only\s{0,2}to"
+    r"|versand\s{0,2}nach|lieferung\s{0,2}nach|nach|envío\s{0,2}a|envio\s{0,2}a|envíos\s{0,2}a|envios\s{0,2}a|enviamos\s{0,2}a"
     r"|доставка\s{0,2}по|доставка\s{0,2}в|отправка\s{0,2}в|по\s{0,2}всей|to"
 )
-
-_SHIPPING = re.compile(
+# Anchors only (labels and arrows): places after them are read by dictionary look-up.
+_ANCHOR = re.compile(
     rf"""
-    (?P<flabel>(?<![^\W\d_])(?:{_FROM_LABEL}))\s{{0,3}}:?\s{{0,3}}
-        (?P<from>{_PLACE}(?:{_LIST_SEP}{_PLACE}){{0,12}})
-    | (?P<tlabel>(?<![^\W\d_])(?:{_TO_LABEL}))\s{{0,3}}:?\s{{0,3}}
-        (?P<to>{_PLACE}(?:{_LIST_SEP}{_PLACE}){{0,20}})
-    | (?P<a>{_PLACE})\s{{0,3}}(?:->|-->|→|=>|>|⇒|➡|2)\s{{0,3}}(?P<b>{_PLACE}(?:{_LIST_SEP}{_PLACE}){{0,20}})
+    (?<![^\W\d_])(?:(?P<from>{_FROM_LABEL})|(?P<to>{_TO_LABEL}))(?![^\W\d_])\s{{0,3}}:?\s{{0,3}}
+    | (?P<arrow>\s{{0,3}}(?:-{{1,2}}>|→|=>|⇒|➡|>)\s{{0,3}}|(?<=[^\W\d_])2(?=[^\W\d_]))
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-_ONE_PLACE = re.compile(_PLACE, re.IGNORECASE)
-_WORLDWIDE_ALONE = re.compile(r"(?<![^\W\d_])(?:ships?\s{0,2}worldwide|worldwide\s{0,2}shipping|weltweiter\s{0,2}versand|envío\s{0,2}mundial)(?![^\W\d_])", re.IGNORECASE)
+_WORLDWIDE_ALONE = re.compile(r"(?<![^\W\d_])(?:ships?\s{0,2}worldwide|worldwide\s{0,2}shipping|a\s{1,2}todo\s{1,2}el\s{1,2}mundo|weltweiter\s{0,2}versand|envío\s{0,2}mundial)(?![^\W\d_])", re.IGNORECASE)
+
+
+def _place_at(text: str, pos: int) -> tuple[str, str, int] | None:
+    """The longest place name starting at ``pos``: (surface, code, end)."""
+    words: list[tuple[int, int]] = []
+    p = pos
+    for _ in range(_MAX_WORDS):
+        m = _WORD.match(text, p)
+        if not m:
+            break
+        words.append(m.span())
+        p = m.end()
+        if p < len(text) and text[p] == " ":
+            p += 1
+        else:
+            break
+    for i in range(len(words), 0, -1):
+        end = words[i - 1][1]
+        surface = text[pos:end]
+        key = " ".join(surface.casefold().split())
+        code = _PLACES.get(key) or _PLACES.get(key.rstrip("."))
+        if code:
+            return surface, code, end
+    return None
+
+
+def _places_after(text: str, pos: int, limit: int = 20) -> tuple[list[tuple[str, str]], int]:
+    """A list of places from ``pos`` (``Germany, Netherlands & EU``)."""
+    out: list[tuple[str, str]] = []
+    hit = _place_at(text, pos)
+    while hit and len(out) < limit:
+        out.append((hit[0], hit[1]))
+        pos = hit[2]
+        m = _SEP.match(text, pos)
+        nxt = _place_at(text, m.end()) if m and m.end() > pos else None
+        if nxt is None:
+            break
+        hit = nxt
+    return out, pos
+
+
+def _place_before(text: str, pos: int) -> tuple[str, str] | None:
+    """The place name ending at ``pos`` (one to three words back)."""
+    window = text[max(0, pos - 40):pos]
+    starts = [m.start() for m in re.finditer(r"(?<![^\W\d_.])[^\W\d_]", window)][-_MAX_WORDS:]
+    for st in starts:
+        surface = window[st:]
+        key = " ".join(surface.casefold().split())
+        code = _PLACES.get(key)
+        if code:
+            return surface, code
+    return None
 
 
 def place_code(name: str | None) -> str | None:
@@ -139,12 +187,8 @@ def place_code(name: str | None) -> str | None:
 
 
 def _codes(chunk: str) -> list[str]:
-    out = []
-    for m in _ONE_PLACE.finditer(chunk):
-        code = place_code(m.group(0))
-        if code:
-            out.append(code)
-    return out
+    places, _ = _places_after(chunk, len(chunk) - len(chunk.lstrip()))
+    return [c for _, c in places]
 
 
 def _split_field(value: object) -> list[str]:
@@ -180,25 +224,30 @@ def find_shipping(text: str, fields: dict | None = None) -> tuple[list[str], lis
         return ships_from, ships_to
     text_from: list[str] = []
     text_to: list[str] = []
-    for m in _SHIPPING.finditer(text):
-        if m.group("from"):
-            label = m.group("flabel").casefold()
-            chunk = m.group("from")
-            if label in ("from", "из", "desde") and _wordy_only(chunk):
+    for m in _ANCHOR.finditer(text):
+        places, _ = _places_after(text, m.end())
+        if not places:
+            continue
+        if m.group("arrow") is not None:
+            prev = _place_before(text, m.start())
+            if prev is None or (_wordy_only([prev]) and _wordy_only(places)):
                 continue
-            _add(text_from, _codes(chunk))
-        elif m.group("to"):
-            label = m.group("tlabel").casefold()
-            chunk = m.group("to")
-            if label == "to" and _wordy_only(chunk):
+            _add(text_from, [prev[1]])
+            _add(text_to, [c for _, c in places])
+        elif m.group("from") is not None:
+            label = m.group("from").casefold()
+            if label in ("from", "из", "desde") and _wordy_only(places):
                 continue
-            _add(text_to, _codes(chunk))
+            _add(text_from, [c for _, c in places])
         else:
-            a, b = m.group("a"), m.group("b")
-            if _wordy_only(a) and _wordy_only(b):
+            label = m.group("to").casefold()
+            if label in ("to", "nach") and _wordy_only(places):
                 continue
-            _add(text_from, _codes(a))
-            _add(text_to, _codes(b))
+            if label == "to":
+                prev = _place_before(text.rstrip(), m.start())
+                if prev is not None and not (_wordy_only([prev]) and _wordy_only(places)):
+                    _add(text_from, [prev[1]])  # "uk to uk"
+            _add(text_to, [c for _, c in places])
     if not text_to and _WORLDWIDE_ALONE.search(text):
         text_to.append("WW")
     if not ships_from:
@@ -208,13 +257,9 @@ def find_shipping(text: str, fields: dict | None = None) -> tuple[list[str], lis
     return ships_from, ships_to
 
 
-def _wordy_only(chunk: str) -> bool:
-    """True when every place in ``chunk`` is a lower-case common word (``in``, ``it``)."""
-    for m in _ONE_PLACE.finditer(chunk):
-        s = m.group(0)
-        if s.casefold() not in _WORDY or s.isupper() or s[:1].isupper():
-            return False
-    return True
+def _wordy_only(places: list[tuple[str, str]]) -> bool:
+    """True when every place is written as a lower-case common word (``in``, ``it``, ``us``)."""
+    return all(s.casefold() in _WORDY and not s[:1].isupper() for s, _ in places)
 
 
 @Language.factory("narcwatch_geo", default_config={"max_chars": 200_000})

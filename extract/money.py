@@ -51,7 +51,7 @@ def _build() -> tuple[dict[str, tuple[str, Decimal]], dict[str, tuple[str, Decim
             if override or key not in folded:
                 folded[key] = (code, scale)
 
-    for table in (_c.CRYPTO, _c.FIAT):
+    for table in (_c.CRYPTO, _c.FIAT, _c.FIAT_MORE):
         for code, surfaces in table.items():
             add(code, code)
             for s in surfaces:
@@ -88,6 +88,9 @@ _NUMBER = re.compile(
     """,
     re.VERBOSE,
 )
+
+
+_PERCENT = re.compile(r"\s?%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,7 @@ def parse_amount(raw: str, decimal_separator: str | None = None, *, crypto: bool
         s = s[:-1]
     for ch in " \u00a0\u202f\u2009'":
         s = s.replace(ch, "")
-    if not s:
+    if not any(ch.isdigit() for ch in s):
         return None
     if decimal_separator in (".", ","):
         other = "," if decimal_separator == "." else "."
@@ -248,7 +251,12 @@ def find_prices(
             before = None
         chosen = None
         if after and before:
-            if before[4] != after[4]:
+            b_surf, a_surf = text[before[0]:before[1]], text[after[0]:after[1]]
+            if b_surf in _c.AMBIGUOUS and a_surf.isupper() and len(a_surf) == 3:
+                chosen = after  # "$1,190.00 AUD": the code says which dollar
+            elif a_surf in _c.AMBIGUOUS and b_surf.isupper() and len(b_surf) == 3:
+                chosen = before  # "NZD $100.70"
+            elif before[4] != after[4]:
                 chosen = before if before[4] < after[4] else after
             else:
                 surf = text[before[0]:before[1]]
@@ -256,6 +264,8 @@ def find_prices(
         else:
             chosen = after or before
         raw = m.group(0)
+        if _PERCENT.match(text, a_end):
+            continue  # "40% OFF" is not a price
         if chosen is None:
             amount = parse_amount(raw, decimal_separator)
             if amount is not None:
@@ -291,7 +301,10 @@ def _currency_in(text: str) -> str | None:
     for p in find_prices(text):
         if p.currency:
             return p.currency
-    for tok in re.findall(r"[^\s\d]{1,12}", text[:2000]):
+    tokens = re.findall(r"[^\s\d]{1,12}", text[:200])
+    if len(tokens) > 3:
+        return None  # a currency word in a sentence is not a price ("Ph. Eur.")
+    for tok in tokens:
         code = currency_code(tok)
         if code and (len(tok) > 1 or not tok.isalpha()):
             return code

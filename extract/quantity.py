@@ -40,7 +40,7 @@ _UNITS: dict[str, str] = {}
 for _unit, _names in {
     "mg": "mg mgs milligram milligrams milligramm milligramos мг миллиграмм миллиграмма миллиграммов",
     "ug": "ug µg μg mcg mcgs microgram micrograms mikrogramm microgramos мкг микрограмм",
-    "g": "g gr grs gram grams gramm gramme grammes gramo gramos gm gms grm g. gr. г гр гр. грамм грамма граммов грам",
+    "g": "g gr grs gram grams gramm gramme grammes gramo gramos gm gms grm г гр грамм грамма граммов грам",
     "kg": "kg kgs kilo kilos kilogram kilograms kilogramm kilogramos кг кило килограмм килограмма",
     "oz": "oz ozs ounce ounces onza onzas unze унция унции унций",
     "lb": "lb lbs pound pounds libra libras фунт фунта",
@@ -48,15 +48,14 @@ for _unit, _names in {
     "unit": (
         "pill pills tab tabs tablet tablets tabl blotter blotters blotts piece pieces pcs pc "
         "cap caps capsule capsules unit units hits hit stamps stamp bars bar "
-        "шт шт. штук штуки штука таб табл таблетка таблетки таблеток "
+        "шт штук штуки штука таб табл таблетка таблетки таблеток "
         "pastilla pastillas tableta tabletas unidades unidad "
-        "stück stk stk. tabletten tablette pillen pille kapseln"
+        "stück stk tabletten tablette pillen pille kapseln"
     ),
 }.items():
     for _n in _names.split():
         _UNITS[_n.casefold()] = _unit
 
-_UNIT_ALT = "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True))
 
 # Whole-word quantities markets use without a number.
 _WORD_QTY: dict[str, tuple[Decimal, str]] = {
@@ -93,29 +92,43 @@ _NUM = r"\d{1,9}(?:[.,]\d{1,6})?"
 
 _QTY = re.compile(
     rf"""
-    (?<![\w.,/])                                    # a fresh number
-    (?:(?P<count>\d{{1,6}})\s{{0,2}}[x×х*]\s{{0,2}}     # "10x " multiplier
-      | [x×](?P<xcount>\d{{1,6}})\s{{0,2}}          # "x200 " multiplier after the item
-    )?
+    (?=[\dxX×(\[])                                  # cheap first-character gate
     (?:
-        (?P<frac>\d{{1,2}})\s?/\s?(?P<den>\d{{1,2}})   # 1/8
-      | (?P<num>{_NUM})(?:\s?(?:-|–|to|до)\s?(?P<hi>{_NUM}))?  # 5, 0.5, 150-170
+      (?<![\w.,/])                                  # a fresh number
+      (?:(?P<count>\d{{1,6}})(?!\d)\s{{0,2}}[x×х*]\s{{0,2}}     # "10x " multiplier
+        | [xX×](?P<xcount>\d{{1,6}})(?!\d)\s{{0,2}}         # "x200 " multiplier after the item
+      )?
+      (?:
+          (?P<frac>\d{{1,2}})\s?/\s?(?P<den>\d{{1,2}})   # 1/8
+        | (?P<num>{_NUM})(?:\s?(?:-|–)\s?(?P<hi>{_NUM}))?  # 5, 0.5, 150-170
+      )
+      \+?\s{{0,2}}(?:of\s{{1,2}})?                     # "200+mg", "1 of"
+      (?P<unit>[^\W\d_]{{1,14}}\.?)                  # unit word, looked up in _UNITS
+      |
+      (?<![\w.,])(?P<bare>\d{{1,6}})\s{{0,2}}[x×]\s   # "1000 x GREEN ..." (count alone)
+      |
+      (?<![\w.,])[xX×](?P<xbare>\d{{1,6}})(?![\d.,])   # "(1000µg) x200 blotter tabs"
+      |
+      [(\[](?P<paren>\d{{1,4}})[)\]]\s{{0,2}}(?=(?:pill|tab|blotter|piece|cap|Pill|Tab|PILL|TAB)) # (1)Pill
     )
-    \+?\s{{0,2}}(?:of\s)?                           # "200+mg", "1 of"
-    (?P<unit>{_UNIT_ALT})
-    (?![^\W\d_])                                    # unit ends at a word boundary
-    |
-    (?<![^\W\d_])(?P<word>{_WORD_ALT})(?![^\W\d_])  # "an ounce", "QP"
-    |
-    (?<![\w.,])(?P<bare>\d{{1,6}})\s{{0,2}}[x×]\s   # "1000 x GREEN ..." (count alone)
-    |
-    [(\[](?P<paren>\d{{1,4}})[)\]]\s{{0,2}}(?=(?:pill|tab|blotter|piece|cap)) # (1)Pill
     """,
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE,
 )
+_WORD_RE = re.compile(rf"(?<![^\W\d_])(?P<word>{_WORD_ALT})(?![^\W\d_])", re.IGNORECASE)
+_WORD_KEYS = ("ounce", "oz", "eighth", "zip", "qp", "hp", "pound", "gram", "kilo", "полкило")
+
+
+def _unit(raw: str) -> str | None:
+    key = raw.casefold()
+    unit = _UNITS.get(key)
+    if unit is None and key.endswith("."):
+        unit = _UNITS.get(key[:-1])
+    return unit
+
 
 _PURITY = re.compile(
     r"""
+    (?=[\d+>~pPrRqQчЧ])                                       # cheap first-character gate
     (?<![\w.,])
     (?:(?P<lo>\d{1,3}(?:[.,]\d{1,2})?)\s?%?\s?(?:-|–|to)\s?)?  # 85-90%, 70%-75%
     [+>~]?(?P<pct>\d{1,3}(?:[.,]\d{1,2})?)\s?\+?\s?%\+?          # 90%, 90%+, 90+%
@@ -179,20 +192,39 @@ def find_quantities(text: str) -> list[Quantity]:
         return []
     out: list[Quantity] = []
     pending_count: tuple[Decimal, int, int] | None = None  # "1000 x" waiting for its dose
-    for m in _QTY.finditer(text):
+    low = text.casefold()
+    matches = list(_QTY.finditer(text))
+    if any(k in low for k in _WORD_KEYS):
+        matches += list(_WORD_RE.finditer(text))
+        matches.sort(key=lambda m: m.start())
+    last_end = -1
+    for m in matches:
         start, end = m.span()
-        if m.group("word"):
+        if start < last_end:
+            continue
+        if m.groupdict().get("word"):
             amount, unit = _WORD_QTY[" ".join(m.group("word").casefold().split())]
             out.append(Quantity(amount, unit, start, end))
+            last_end = end
             continue
-        if m.group("bare") or m.group("paren"):
-            n = _dec(m.group("bare") or m.group("paren"))
-            if n:
+        unit_raw = m.group("unit")
+        bare = m.group("bare") or m.group("paren") or m.group("xbare")
+        if unit_raw is not None and unit_raw.casefold() in ("x", "х", "×"):
+            bare = m.group("num") if m.group("num") and m.group("num").isdigit() else None
+        if bare:
+            n = _dec(bare)
+            if n and out and out[-1].unit in ("mg", "ug") and out[-1].dose is None and start - out[-1].end <= 15:
+                prev = out.pop()  # "(1000µg) x200": the count of the dose before it
+                out.append(Quantity(n, "unit", prev.start, end, prev.amount, prev.unit))
+            elif n:
                 pending_count = (n, start, end)
             continue
-        unit = _UNITS.get(m.group("unit").casefold())
+        unit = _unit(unit_raw) if unit_raw else None
         if unit is None:
             continue
+        if m.group("unit").endswith("."):
+            end -= 1  # "5g." ends a sentence: the dot is not part of the unit
+        last_end = end
         if m.group("frac"):
             num, den = _dec(m.group("frac")), _dec(m.group("den"))
             if not num or not den:
