@@ -40,7 +40,7 @@ _UNITS: dict[str, str] = {}
 for _unit, _names in {
     "mg": "mg mgs milligram milligrams milligramm milligramos мг миллиграмм миллиграмма миллиграммов",
     "ug": "ug µg μg mcg mcgs microgram micrograms mikrogramm microgramos мкг микрограмм",
-    "g": "g gr grs gram grams gramm gramme grammes gramo gramos gm gms grm г гр грамм грамма граммов грам",
+    "g": "g gs gr grs gram grams gramm gramme grammes gramo gramos gm gms grm г гр грамм грамма граммов грам",
     "kg": "kg kgs kilo kilos kilogram kilograms kilogramm kilogramos кг кило килограмм килограмма",
     "oz": "oz ozs ounce ounces onza onzas unze унция унции унций",
     "lb": "lb lbs pound pounds libra libras фунт фунта",
@@ -88,11 +88,11 @@ _WORD_QTY: dict[str, tuple[Decimal, str]] = {
 }
 _WORD_ALT = "|".join(sorted((re.escape(w).replace(r"\ ", r"\s{1,3}") for w in _WORD_QTY), key=len, reverse=True))
 
-_NUM = r"\d{1,9}(?:[.,]\d{1,6})?"
+_NUM = r"(?:\d{1,9}(?:[.,]\d{1,6})?|\.\d{1,6})"
 
 _QTY = re.compile(
     rf"""
-    (?=[\dxX×(\[])                                  # cheap first-character gate
+    (?=[\d.xX×(\[])                                 # cheap first-character gate
     (?:
       (?<![\w.,/])                                  # a fresh number
       (?:(?P<count>\d{{1,6}})(?!\d)\s{{0,2}}[x×х*]\s{{0,2}}     # "10x " multiplier
@@ -103,7 +103,7 @@ _QTY = re.compile(
         | (?P<num>{_NUM})(?:\s?(?:-|–)\s?(?P<hi>{_NUM}))?  # 5, 0.5, 150-170
       )
       \+?\s{{0,2}}(?:of\s{{1,2}})?                     # "200+mg", "1 of"
-      (?P<unit>[^\W\d_]{{1,14}}\.?)                  # unit word, looked up in _UNITS
+      (?P<unit>[^\W\d_]{{1,14}}(?:'s)?\.?)            # unit word, looked up in _UNITS
       |
       (?<![\w.,])(?P<bare>\d{{1,6}})\s{{0,2}}[x×]\s   # "1000 x GREEN ..." (count alone)
       |
@@ -120,21 +120,28 @@ _WORD_KEYS = ("ounce", "oz", "eighth", "zip", "qp", "hp", "pound", "gram", "kilo
 
 def _unit(raw: str) -> str | None:
     key = raw.casefold()
+    if key.endswith("."):
+        key = key[:-1]
+    if key.endswith("'s"):
+        key = key[:-2]
     unit = _UNITS.get(key)
-    if unit is None and key.endswith("."):
-        unit = _UNITS.get(key[:-1])
+    if unit is None:
+        # glued to the next word in camel case: "25gCocaine"
+        for i in range(1, min(len(raw), 6)):
+            if raw[i].isupper() and raw[:i].islower():
+                return _UNITS.get(raw[:i].casefold())
     return unit
 
 
 _PURITY = re.compile(
     r"""
     (?=[\d+>~pPrRqQчЧ])                                       # cheap first-character gate
-    (?<![\w.,])
+    (?<![\d.,])
     (?:(?P<lo>\d{1,3}(?:[.,]\d{1,2})?)\s?%?\s?(?:-|–|to)\s?)?  # 85-90%, 70%-75%
     [+>~]?(?P<pct>\d{1,3}(?:[.,]\d{1,2})?)\s?\+?\s?%\+?          # 90%, 90%+, 90+%
     |
     (?P<kw>pure|purity|pureza|reinheit|reinheitsgehalt|чистота|чистоты|quality)\s{0,2}:?\s{0,2}
-    (?P<kwpct>\d{1,3}(?:[.,]\d{1,2})?)(?![\d.,]?\d)\s?%?         # pure 85, purity: 85%
+    (?P<kwpct>\d{1,3}(?:[.,]\d{1,2})?)(?![\d.,]?\d)(?!\s?%?\s?[-–]\s?\d)\s?%?  # pure 85, purity: 85%
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -282,8 +289,8 @@ def find_purity(text: str) -> list[Purity]:
         else:
             value = _dec(m.group("pct"))
             lo = _dec(m.group("lo"))
-            if lo is not None and value is not None and lo > value:
-                value = lo
+            if lo is not None and value is not None and lo <= value:
+                value = lo  # a range states its minimum: "85-90%" is at least 85%
             if _NOT_PURITY_AFTER.match(text, end) or _NOT_PURITY_BEFORE.search(text[max(0, start - 16):start]):
                 continue
             keyword = bool(_PURITY_WORDS.search(text[max(0, start - 24):min(len(text), end + 24)]))
