@@ -222,7 +222,7 @@ def find_prices(
     *,
     strict: bool = False,
     decimal_separator: str | None = None,
-    limit: int = 10_000,
+    limit: int = 50_000,
 ) -> list[PriceSpan]:
     """Every number in ``text`` with the currency written next to it (or ``None``).
 

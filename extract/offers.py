@@ -201,7 +201,7 @@ def find_offers(
     prices = _prices(text, quantities)
     purities = find_purity(text)
     purity = purities[0].value if purities else None
-    page = PageRateProvider.from_text(text, on) if len(prices) > 1 else None
+    page = PageRateProvider.from_text(text, on) if prices else None
     provider: RateProvider | None = ChainRateProvider([page, rates]) if page else rates
     displayed = parse_price(price) if isinstance(price, str) else price
     if displayed is not None and not isinstance(displayed, Money):

@@ -94,7 +94,7 @@ _QTY = re.compile(
     rf"""
     (?=[\d.xX×(\[])                                 # cheap first-character gate
     (?:
-      (?<![\w.,/])                                  # a fresh number
+      (?<![\w.,/$£€₽])                              # a fresh number, not a price
       (?:(?P<count>\d{{1,6}})(?!\d)\s{{0,2}}[x×х*]\s{{0,2}}     # "10x " multiplier
         | [xX×](?P<xcount>\d{{1,6}})(?!\d)\s{{0,2}}         # "x200 " multiplier after the item
       )?
@@ -105,7 +105,7 @@ _QTY = re.compile(
       \+?\s{{0,2}}(?:of\s{{1,2}})?                     # "200+mg", "1 of"
       (?P<unit>[^\W\d_]{{1,14}}(?:'s)?\.?)            # unit word, looked up in _UNITS
       |
-      (?<![\w.,])(?P<bare>\d{{1,6}})\s{{0,2}}[x×]\s   # "1000 x GREEN ..." (count alone)
+      (?<![\w.,])(?P<bare>\d{{1,6}})\s{{0,2}}[x×](?:\s|$)   # "1000 x GREEN ..." (count alone)
       |
       (?<![\w.,])[xX×](?P<xbare>\d{{1,6}})(?![\d.,])   # "(1000µg) x200 blotter tabs"
       |
@@ -238,9 +238,10 @@ def find_quantities(text: str) -> list[Quantity]:
                 continue
             amount: Decimal | None = num / den
         else:
-            amount = _dec(m.group("hi")) or _dec(m.group("num"))
-            if m.group("hi") is not None:
-                amount = _dec(m.group("num"))  # a dose range: the stated minimum
+            amount = _dec(m.group("num"))  # a range ("150-170ug") states its minimum
+            hi = _dec(m.group("hi"))
+            if hi is not None and amount is not None and hi <= amount:
+                amount, start = hi, m.start("hi")  # "40 - 1g" is not a range: the quantity is 1g
         if amount is None or amount <= 0:
             continue
         count = _dec(m.group("count") or m.group("xcount"))
@@ -267,6 +268,8 @@ def find_quantities(text: str) -> list[Quantity]:
             else:
                 out.append(Quantity(amount, unit, start, end))
         pending_count = None
+    if not out and pending_count is not None:
+        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))  # "5x Green Partyflock"
     return out
 
 

@@ -185,8 +185,8 @@ def test_formatted_prices_roundtrip(amount: Decimal, symbol: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "count"),
-    [("1" * 100_000, 1), ("1," * 50_000, 1), ("$" * 100_000, 0), ("1.1." * 25_000, 1), ("€1 " * 30_000, 10_000)],
-    ids=["digits", "comma-digits", "dollars", "dotted", "many-prices-capped-at-limit"],
+    [("1" * 100_000, 1), ("1," * 50_000, 1), ("$" * 100_000, 0), ("1.1." * 25_000, 1), ("€1 " * 30_000, 30_000)],
+    ids=["digits", "comma-digits", "dollars", "dotted", "many-prices"],
 )
 def test_adversarial_inputs_complete(text: str, count: int) -> None:
     found = find_prices(text)
