@@ -1,0 +1,358 @@
+"""Prices in scraped text: amount (``Decimal``) and currency code, with their span.
+
+Total functions: garbage in, ``None`` or ``[]`` out, never an exception. The scan is
+linear: one bounded regex pass finds numbers, and the currency next to each number is
+found by longest-match dictionary look-ups in a window of at most ``_WINDOW`` characters
+on either side (no alternation of hundreds of surfaces, no nested quantifiers).
+
+Decimal separators follow the rules a reader applies: with both ``.`` and ``,`` the last
+one is decimal (``1.234,56``, ``1,234.56``); a lone separator followed by exactly three
+digits groups thousands (``94,456``, ``1.500``) unless the integer part is ``0`` or the
+currency is a crypto one (``0.045 BTC``, ``1.125 BTC``); spaces, apostrophes and
+no-break spaces group thousands; ``1.198,-`` is an integer; ``1.2k`` is 1200.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from narcwatch.crawler.models import Money
+from narcwatch.extract import _currencies as _c
+
+__all__ = [
+    "CRYPTO_CODES",
+    "PriceSpan",
+    "currency_code",
+    "find_prices",
+    "parse_amount",
+    "parse_price",
+    "scan_price",
+]
+
+CRYPTO_CODES: frozenset[str] = frozenset(_c.CRYPTO)
+
+_WINDOW = 20  # longest currency surface we look for next to a number
+_GAP = 2  # at most this many separator characters between number and currency
+_GAP_CHARS = frozenset(" \u00a0\u202f\u2009:=")
+
+
+def _build() -> tuple[dict[str, tuple[str, Decimal]], dict[str, tuple[str, Decimal]]]:
+    exact: dict[str, tuple[str, Decimal]] = {}
+    folded: dict[str, tuple[str, Decimal]] = {}
+    one = Decimal(1)
+
+    def add(surface: str, code: str, scale: Decimal = one, *, override: bool = False) -> None:
+        if override or surface not in exact:
+            exact[surface] = (code, scale)
+        if surface not in _c.CASE_SENSITIVE:
+            key = surface.casefold()
+            if override or key not in folded:
+                folded[key] = (code, scale)
+
+    for table in (_c.CRYPTO, _c.FIAT, _c.FIAT_MORE):
+        for code, surfaces in table.items():
+            add(code, code)
+            for s in surfaces:
+                add(s, code)
+    for code in _c.ISO_CODES_ONLY:
+        add(code, code)
+    for s, code in _c.AMBIGUOUS.items():
+        add(s, code, override=True)
+    for s, (code, scale) in _c.SUBUNITS.items():
+        add(s, code, Decimal(scale), override=True)
+    return exact, folded
+
+
+_EXACT, _FOLDED = _build()
+
+# Surfaces a strict scan (offers) accepts: codes of the currencies markets quote, their
+# symbols and names; not single letters or rare local abbreviations that collide with
+# units and drug names ("1P-LSD", "2C-B", "5 K").
+MARKET_CODES: frozenset[str] = frozenset(
+    {"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "NZD", "RUB", "UAH", "BYN", "KZT", "PLN", "CZK",
+     "SEK", "NOK", "DKK", "BRL", "MXN", "ARS", "COP", "JPY", "CNY", "INR", "THB", "TRY", "ZAR",
+     "HUF", "RON", "BGN", "ILS", "HKD", "SGD"} | set(_c.CRYPTO)
+)
+
+_NUMBER = re.compile(
+    r"""
+    (?<![\d.,])                       # start of a number, not its middle
+    (?:
+        \d{1,3}(?:[,.'\u00a0\u202f\u2009 ]\d{3}){1,8}+(?:[.,]\d{1,24})?(?![\d])  # grouped: 1,234.56 / 1 690,54
+      | \d{1,18}+(?:[.,]\d{1,24})?    # plain: 40, 12,50, 0.0045
+      | [.,]\d{1,24}                  # .50
+    )
+    (?:[.,]-{1,2}|(?P<k>[kKкК])(?![^\W\d_]))?   # 1.198,-  /  1.2k
+    """,
+    re.VERBOSE,
+)
+
+
+_PERCENT = re.compile(r"\s?%")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSpan:
+    """A number, maybe with its currency, and where it was found."""
+
+    amount: Decimal | None
+    currency: str | None
+    start: int  # span of number and currency together
+    end: int
+    amount_start: int = 0
+    amount_end: int = 0
+    surface: str = ""  # the currency as written
+
+    def money(self) -> Money | None:
+        if self.amount is None or self.currency is None:
+            return None
+        return Money(amount=self.amount, currency=self.currency)
+
+
+def _lookup(surface: str) -> tuple[str, Decimal] | None:
+    hit = _EXACT.get(surface)
+    if hit is None and surface not in _c.CASE_SENSITIVE:
+        hit = _FOLDED.get(surface.casefold())
+    return hit
+
+
+def currency_code(surface: str | None) -> str | None:
+    """The code for a currency surface (``"€"`` -> ``"EUR"``, ``"руб."`` -> ``"RUB"``), else None."""
+    if not surface or not isinstance(surface, str):
+        return None
+    s = surface.strip()
+    hit = _lookup(s)
+    if hit is None and s.endswith("."):
+        hit = _lookup(s[:-1])
+    return hit[0] if hit else None
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _after(text: str, pos: int) -> tuple[int, int, str, Decimal, int] | None:
+    """Longest currency surface starting within ``_GAP`` chars after ``pos``."""
+    gap = 0
+    n = len(text)
+    while gap < _GAP and pos + gap < n and text[pos + gap] in _GAP_CHARS:
+        gap += 1
+    start = pos + gap
+    window = text[start:start + _WINDOW]
+    for length in range(len(window), 0, -1):
+        s = window[:length]
+        if s[-1].isspace():
+            continue
+        hit = _lookup(s)
+        if hit is None:
+            continue
+        end = start + length
+        if _is_word(s[-1]) and end < n and _is_word(text[end]):
+            continue
+        return start, end, hit[0], hit[1], gap
+    return None
+
+
+def _before(text: str, pos: int) -> tuple[int, int, str, Decimal, int] | None:
+    """Longest currency surface ending within ``_GAP`` chars before ``pos``."""
+    gap = 0
+    while gap < _GAP and pos - gap > 0 and text[pos - gap - 1] in _GAP_CHARS:
+        gap += 1
+    end = pos - gap
+    window = text[max(0, end - _WINDOW):end]
+    for length in range(len(window), 0, -1):
+        s = window[len(window) - length:]
+        if s[0].isspace():
+            continue
+        hit = _lookup(s)
+        if hit is None:
+            continue
+        start = end - length
+        if _is_word(s[0]) and start > 0 and _is_word(text[start - 1]):
+            continue
+        return start, end, hit[0], hit[1], gap
+    return None
+
+
+def parse_amount(raw: str, decimal_separator: str | None = None, *, crypto: bool = False) -> Decimal | None:
+    """``"1.234,56"`` -> ``Decimal("1234.56")``; None when it is not a number."""
+    if not raw or not isinstance(raw, str) or len(raw) > 80:
+        return None
+    s = raw.strip()
+    mult = Decimal(1)
+    if s[-1:] in ("k", "K", "к", "К"):
+        mult, s = Decimal(1000), s[:-1]
+    s = s.rstrip("-")
+    if s[-1:] in (".", ","):
+        s = s[:-1]
+    for ch in " \u00a0\u202f\u2009'":
+        s = s.replace(ch, "")
+    if not any(ch.isdigit() for ch in s):
+        return None
+    if decimal_separator in (".", ","):
+        other = "," if decimal_separator == "." else "."
+        s = s.replace(other, "").replace(decimal_separator, ".")
+    else:
+        dots, commas = s.count("."), s.count(",")
+        if dots and commas:
+            dec = "." if s.rfind(".") > s.rfind(",") else ","
+            other = "," if dec == "." else "."
+            s = s.replace(other, "")
+            if s.count(dec) > 1:
+                return None
+            s = s.replace(dec, ".")
+        elif dots + commas > 1:
+            s = s.replace(".", "").replace(",", "")
+        elif dots + commas == 1:
+            sep = "." if dots else ","
+            head, _, tail = s.partition(sep)
+            thousands = len(tail) == 3 and head not in ("", "0") and not crypto
+            s = head + tail if thousands else (head or "0") + "." + tail
+    try:
+        value = Decimal(s) * mult
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def find_prices(
+    text: str,
+    *,
+    strict: bool = False,
+    decimal_separator: str | None = None,
+    limit: int = 50_000,
+) -> list[PriceSpan]:
+    """Every number in ``text`` with the currency written next to it (or ``None``).
+
+    ``strict`` keeps only currencies markets quote in (``MARKET_CODES``) and drops the
+    rest to ``currency=None``: offers use it so ``1P-LSD`` is not one Botswana pula.
+    """
+    if not text or not isinstance(text, str):
+        return []
+    numbers = []
+    for m in _NUMBER.finditer(text):
+        numbers.append(m)
+        if len(numbers) >= limit:
+            break
+    taken: set[tuple[int, int]] = set()
+    out: list[PriceSpan] = []
+    for m in numbers:
+        a_start, a_end = m.span()
+        after = _after(text, a_end)
+        before = _before(text, a_start)
+        if strict:
+            after = after if after and after[2] in MARKET_CODES else None
+            before = before if before and before[2] in MARKET_CODES else None
+        if after and (after[0], after[1]) in taken:
+            after = None
+        if before and (before[0], before[1]) in taken:
+            before = None
+        chosen = None
+        if after and before:
+            b_surf, a_surf = text[before[0]:before[1]], text[after[0]:after[1]]
+            if b_surf in _c.AMBIGUOUS and a_surf.isupper() and len(a_surf) == 3:
+                chosen = after  # "$1,190.00 AUD": the code says which dollar
+            elif a_surf in _c.AMBIGUOUS and b_surf.isupper() and len(b_surf) == 3:
+                chosen = before  # "NZD $100.70"
+            elif before[4] != after[4]:
+                chosen = before if before[4] < after[4] else after
+            else:
+                surf = text[before[0]:before[1]]
+                chosen = before if (surf in _c.PREFIX_SYMBOLS or surf.endswith("$")) else after
+        else:
+            chosen = after or before
+        raw = m.group(0)
+        if _PERCENT.match(text, a_end):
+            continue  # "40% OFF" is not a price
+        if chosen is None:
+            amount = parse_amount(raw, decimal_separator)
+            if amount is not None:
+                out.append(PriceSpan(amount, None, a_start, a_end, a_start, a_end, ""))
+            continue
+        c_start, c_end, code, scale, _ = chosen
+        amount = parse_amount(raw, decimal_separator, crypto=code in CRYPTO_CODES)
+        if amount is None:
+            continue
+        taken.add((c_start, c_end))
+        out.append(
+            PriceSpan(
+                amount * scale if scale != 1 else amount,
+                code,
+                min(a_start, c_start),
+                max(a_end, c_end),
+                a_start,
+                a_end,
+                text[c_start:c_end],
+            )
+        )
+    return out
+
+
+def _currency_in(text: str) -> str | None:
+    """A currency named anywhere in ``text`` (used for hints and amount-less strings)."""
+    if not text:
+        return None
+    stripped = text.strip()
+    code = currency_code(stripped)
+    if code:
+        return code
+    for p in find_prices(text):
+        if p.currency:
+            return p.currency
+    tokens = re.findall(r"[^\s\d]{1,12}", text[:200])
+    if len(tokens) > 3:
+        return None  # a currency word in a sentence is not a price ("Ph. Eur.")
+    for tok in tokens:
+        code = currency_code(tok)
+        if code and (len(tok) > 1 or not tok.isalpha()):
+            return code
+    return None
+
+
+def scan_price(
+    text: str | None,
+    *,
+    currency_hint: str | None = None,
+    decimal_separator: str | None = None,
+) -> PriceSpan | None:
+    """The price a short price string states: the first number with a currency, else the
+    first number with the hint's currency (or none); None when there is no number and no currency."""
+    try:
+        if not isinstance(text, str):
+            text = ""
+        prices = find_prices(text[:10_000], decimal_separator=decimal_separator)
+        for p in prices:
+            if p.currency:
+                return p
+        hint = _currency_in(currency_hint) if isinstance(currency_hint, str) else None
+        if prices:
+            p = prices[0]
+            if hint:
+                amount = parse_amount(text[p.amount_start:p.amount_end], decimal_separator, crypto=hint in CRYPTO_CODES)
+                return PriceSpan(amount, hint, p.start, p.end, p.amount_start, p.amount_end, "")
+            return p
+        code = _currency_in(text) or hint
+        if code:
+            return PriceSpan(None, code, 0, 0, 0, 0, "")
+        return None
+    except (RecursionError, MemoryError):  # pragma: no cover - belt and braces
+        return None
+
+
+def parse_price(
+    text: str | None,
+    *,
+    currency_hint: str | None = None,
+    decimal_separator: str | None = None,
+    default_currency: str | None = None,
+) -> Money | None:
+    """``"$1,234.56"`` -> ``Money(1234.56, USD)``; None when no amount or no currency is known."""
+    span = scan_price(text, currency_hint=currency_hint, decimal_separator=decimal_separator)
+    if span is None or span.amount is None:
+        return None
+    currency = span.currency or (default_currency.upper() if default_currency else None)
+    if not currency:
+        return None
+    return Money(amount=span.amount, currency=currency)
