@@ -37,6 +37,8 @@ class SearchResult(BaseModel):
     total: int
     hits: list[SearchHit]
     facets: dict[str, list[FacetCount]] = Field(default_factory=dict)
+    #: Set when relevance scored only this many (the newest) of ``total`` matches.
+    rank_window: int | None = None
 
     @property
     def keys(self) -> list[str]:

@@ -1,10 +1,15 @@
 """The embedded SQLite backend: one file, WAL, FTS5 with bm25, versioned schema.
 
-Tables: ``docs`` (current listing/post; lower-cased filter columns + the full document
-as JSON), ``terms`` (multi-valued keyword fields), ``docs_fts`` (external-content FTS5 over
-docs.title/docs.text, kept in step by triggers), ``snapshots`` (every observed version),
-``vendors`` (per source + handle), ``identifiers`` (kind/value sightings per listing),
-``events``, ``alerts``, ``crawls``. Every fact row carries capture_id + capture_sha256.
+Tables (see ``narcwatch.index.sqlite_schema`` for the layout and why): ``docs`` (current
+listing/post: lower-cased filter columns, title/text, the seq of its snapshot), ``terms``
+(multi-valued keyword fields), ``docs_fts`` (external-content FTS5 over docs.title/text),
+``snapshots`` (every observed version, compact) and ``contents`` (deduplicated text and
+facts), ``vendors``, ``identifiers``, ``events``, ``alerts``, ``crawls``. Every fact row
+carries capture_id + capture_sha256.
+
+Durability: ``synchronous=NORMAL`` under WAL. A power cut can lose the last commits but
+never corrupts the file; the spool is the durable log and ingest is idempotent per
+(listing, crawl), so replaying the spool from the consumer offset restores them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from narcwatch.index.changes import Known, Plan, plan, removal_event
+from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
 from narcwatch.index.documents import dumps, iso
 from narcwatch.index.models import Alert, ChangeEvent
 from narcwatch.index.query import And, ParsedQuery, Text, parse
@@ -27,73 +32,16 @@ from narcwatch.index.results import (
     HL_END, HL_START, FacetCount, ListingHistory, SearchHit, SearchResult, Trends, VendorReport, parse_sort,
 )
 from narcwatch.index.sql_compiler import KEYWORD_COLUMNS, MULTI_FIELDS, NUMBER_COLUMNS, compile_sql, fts_expression
+from narcwatch.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, apply, decode_snapshot, encode_snapshot
 from narcwatch.index.store import IngestItem
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-_MIGRATIONS: list[str] = [
-    # v1
-    """
-    CREATE TABLE docs (
-        rid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, key_lc TEXT NOT NULL, type TEXT NOT NULL,
-        source_lc TEXT NOT NULL, vendor_lc TEXT, category_lc TEXT, currency_lc TEXT, url_lc TEXT, capture_lc TEXT,
-        title TEXT NOT NULL DEFAULT '', text TEXT NOT NULL DEFAULT '',
-        price REAL, price_usd REAL, usd_per_gram REAL, usd_per_unit REAL,
-        available INTEGER NOT NULL, novel INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0,
-        missed INTEGER NOT NULL DEFAULT 0, last_crawl TEXT NOT NULL DEFAULT '',
-        first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, doc TEXT NOT NULL
-    );
-    CREATE INDEX docs_key_lc ON docs(key_lc);
-    CREATE INDEX docs_source ON docs(source_lc, removed);
-    CREATE INDEX docs_vendor ON docs(vendor_lc, first_seen);
-    CREATE INDEX docs_ppg ON docs(usd_per_gram) WHERE usd_per_gram IS NOT NULL;
-    CREATE INDEX docs_price ON docs(price) WHERE price IS NOT NULL;
-    CREATE INDEX docs_first ON docs(first_seen);
-    CREATE INDEX docs_last ON docs(last_seen);
-    CREATE TABLE terms (f TEXT NOT NULL, v TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (f, v, rid)) WITHOUT ROWID;
-    CREATE INDEX terms_rid ON terms(rid);
-    CREATE VIRTUAL TABLE docs_fts USING fts5(title, text, content='docs', content_rowid='rid',
-                                             tokenize='unicode61 remove_diacritics 2');
-    CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN
-        INSERT INTO docs_fts(rowid, title, text) VALUES (new.rid, new.title, new.text); END;
-    CREATE TRIGGER docs_ad AFTER DELETE ON docs BEGIN
-        INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', old.rid, old.title, old.text); END;
-    CREATE TRIGGER docs_au AFTER UPDATE OF title, text ON docs BEGIN
-        INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', old.rid, old.title, old.text);
-        INSERT INTO docs_fts(rowid, title, text) VALUES (new.rid, new.title, new.text); END;
-    CREATE TABLE snapshots (
-        id TEXT PRIMARY KEY, key TEXT NOT NULL, crawl_id TEXT NOT NULL, seen_at TEXT NOT NULL,
-        price TEXT, currency TEXT, usd_per_gram REAL, usd_per_unit REAL, available INTEGER NOT NULL,
-        vendor_lc TEXT, capture_id TEXT NOT NULL, capture_sha256 TEXT NOT NULL, doc TEXT NOT NULL
-    );
-    CREATE INDEX snapshots_key ON snapshots(key, seen_at);
-    CREATE INDEX snapshots_vendor ON snapshots(vendor_lc, seen_at);
-    CREATE TABLE vendors (
-        source TEXT NOT NULL, handle_lc TEXT NOT NULL, handle TEXT NOT NULL, first_seen TEXT NOT NULL,
-        last_seen TEXT NOT NULL, capture_id TEXT NOT NULL, capture_sha256 TEXT NOT NULL, profile TEXT,
-        PRIMARY KEY (handle_lc, source)
-    );
-    CREATE TABLE identifiers (
-        kind TEXT NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL, key TEXT NOT NULL, vendor_lc TEXT,
-        first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, first_capture_id TEXT NOT NULL,
-        first_capture_sha256 TEXT NOT NULL, last_capture_id TEXT NOT NULL, last_capture_sha256 TEXT NOT NULL,
-        sightings INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (value, kind, source, key)
-    );
-    CREATE INDEX identifiers_vendor ON identifiers(vendor_lc);
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,
-        listing_key TEXT, vendor TEXT, capture_id TEXT NOT NULL, capture_sha256 TEXT NOT NULL, details TEXT NOT NULL
-    );
-    CREATE INDEX events_at ON events(at);
-    CREATE INDEX events_key ON events(listing_key);
-    CREATE TABLE alerts (id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL,
-                         body TEXT NOT NULL);
-    CREATE TABLE crawls (source TEXT NOT NULL, crawl_id TEXT NOT NULL, complete INTEGER NOT NULL, at TEXT NOT NULL,
-                         PRIMARY KEY (source, crawl_id));
-    """,
-]
-SCHEMA_VERSION = len(_MIGRATIONS)
 _CHUNK = 400  # bound parameters per IN (...) list
+#: The current document: its snapshot and content with the live state of ``docs`` laid over.
+_DOC_COLUMNS = ("d.rid, d.key, d.available, d.removed, d.missed, d.first_seen, d.last_seen, "
+                "s.id, s.seen_at, s.price, s.currency, s.capture_id, c.body, s.obs")
+_DOC_FROM = "docs d JOIN snapshots s ON s.seq = d.snap JOIN contents c ON c.hash = s.content"
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -109,22 +57,36 @@ def _lc(v: str | None) -> str | None:
     return v.lower() if isinstance(v, str) else None
 
 
+def _doc(row: Sequence[Any]) -> dict[str, Any]:
+    """A ``_DOC_COLUMNS`` row -> the flat document (as planned, with live state)."""
+    _rid, _key, available, removed, missed, first, last, sid, seen, price, cur, cap, body, obs = row
+    d = decode_snapshot(sid, seen, price, cur, cap, body, obs)
+    del d["id"]
+    d.update(available=bool(available), removed=bool(removed), missed=missed, first_seen=first, last_seen=last)
+    return d
+
+
+def _multi(d: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted({(f, v.lower()) for f in MULTI_FIELDS for v in d.get(f) or () if isinstance(v, str)})
+
+
 class SqliteStore:
     """``Store`` over one SQLite file. Thread-safe by a lock (one writer at a time anyway)."""
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, removed_after: int = 2):
+    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 20_000,
+                 cache_mib: int = 128, mmap_mib: int = 1024):
         self.path = Path(path)
         self.removed_after = removed_after
+        #: Relevance ranks at most this many (newest) matches; more are counted, not scored.
+        self.rank_window = rank_window
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA cache_size=-65536")
-        self._db.execute("PRAGMA temp_store=MEMORY")
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
+                       "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=4000"):
+            self._db.execute(f"PRAGMA {pragma}")
         self._migrate()
 
     # --- schema ----------------------------------------------------------------------
@@ -137,8 +99,7 @@ class SqliteStore:
             for i in range(version, SCHEMA_VERSION):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for stmt in _split_sql(_MIGRATIONS[i]):
-                        self._db.execute(stmt)
+                    apply(self._db, MIGRATIONS[i])
                     self._db.execute(f"PRAGMA user_version={i + 1}")
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -149,16 +110,24 @@ class SqliteStore:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
+    def optimize(self) -> None:
+        """After a bulk load: merge the FTS5 segments and refresh the planner's statistics."""
+        with self._lock:
+            self._db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
+            self._db.execute("PRAGMA optimize")
+            self._db.execute("ANALYZE")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # --- ingest ----------------------------------------------------------------------
 
-    def _known(self, batch: Sequence[IngestItem]) -> Known:
-        from narcwatch.index.changes import snapshot_id
-
+    def _known(self, batch: Sequence[IngestItem]) -> tuple[Known, dict[str, tuple[int, str, str, dict[str, Any]]]]:
+        """What the store knows about ``batch``, and per known key (rid, title, text, doc)."""
         known = Known()
+        olds: dict[str, tuple[int, str, str, dict[str, Any]]] = {}
         keys, sids, handles, values = set(), set(), set(), set()
         for item, ext in batch:
             keys.add(item.key)
-            sids.add(snapshot_id(item.key, item.crawl_id, iso(item.seen_at)))
+            sids.add(bytes.fromhex(snapshot_id(item.key, item.crawl_id, iso(item.seen_at))))
             h = getattr(item, "vendor", None) or getattr(item, "handle", None)
             if h:
                 handles.add(h.strip().lower())
@@ -169,13 +138,13 @@ class SqliteStore:
         db = self._db
         for chunk in _chunks(sorted(sids)):
             q = f"SELECT id FROM snapshots WHERE id IN ({','.join('?' * len(chunk))})"
-            known.snapshots.update(r[0] for r in db.execute(q, chunk))
+            known.snapshots.update(r[0].hex() for r in db.execute(q, chunk))
         for chunk in _chunks(sorted(keys)):
-            q = f"SELECT doc, removed, missed FROM docs WHERE key IN ({','.join('?' * len(chunk))})"
-            for doc, removed, missed in db.execute(q, chunk):
-                d = json.loads(doc)
-                d["removed"], d["missed"] = bool(removed), missed
-                known.current[d["key"]] = d
+            q = f"SELECT {_DOC_COLUMNS}, d.title, d.text FROM {_DOC_FROM} WHERE d.key IN ({','.join('?' * len(chunk))})"
+            for row in db.execute(q, chunk):
+                d = _doc(row[:-2])
+                known.current[row[1]] = d
+                olds[row[1]] = (row[0], row[-2], row[-1], d)
         for chunk in _chunks(sorted(handles)):
             q = f"SELECT handle_lc, source FROM vendors WHERE handle_lc IN ({','.join('?' * len(chunk))})"
             for lc, src in db.execute(q, chunk):
@@ -183,59 +152,77 @@ class SqliteStore:
         for chunk in _chunks(sorted(values)):
             q = f"SELECT DISTINCT kind, value FROM identifiers WHERE value IN ({','.join('?' * len(chunk))})"
             known.identifiers.update((k, v) for k, v in db.execute(q, chunk))
-        return known
+        return known, olds
 
     def ingest(self, batch: Sequence[IngestItem]) -> list[ChangeEvent]:
+        """One transaction per batch: plan against what is stored, then write everything."""
         if not batch:
             return []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                p = plan(batch, self._known(batch))
-                self._write(p)
+                known, olds = self._known(batch)
+                p = plan(batch, known)
+                self._write(p, olds)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return p.events
 
-    def _write(self, p: Plan) -> None:
+    def _write(self, p: Plan, olds: dict[str, tuple[int, str, str, dict[str, Any]]]) -> None:
         db = self._db
-        rows = []
-        for d in p.docs.values():
-            rows.append((d["key"], d["key"].lower(), d["type"], d["source"].lower(), _lc(d["vendor"]),
-                         _lc(d["category"]), _lc(d["currency"]), d["url"].lower(), _lc(d["capture_id"]),
-                         d["title"] or "", d["text"] or "", _f(d["price"]), _f(d["price_usd"]),
-                         _f(d["usd_per_gram"]), _f(d["usd_per_unit"]), int(d["available"]), int(d["novel"]),
-                         d["crawl_id"], d["first_seen"], d["last_seen"], dumps(d)))
+        # Ids are assigned here, under the write lock of BEGIN IMMEDIATE: no read-back of rowids.
+        next_rid = int(db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0]) + 1
+        seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
+        rid_of = {k: o[0] for k, o in olds.items()}
+        for key in p.docs:
+            if key not in rid_of:
+                rid_of[key], next_rid = next_rid, next_rid + 1
+        snaps, contents, seq_of = [], {}, {}
+        for s in p.snapshots:
+            seq += 1
+            row, (h, body) = encode_snapshot(s, rid_of[s["key"]], seq)
+            snaps.append(row)
+            contents[h] = body
+            seq_of[s["id"]] = seq
+        db.executemany("INSERT OR IGNORE INTO contents (hash, body) VALUES (?,?)", contents.items())
+        db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
+                       "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)
+        new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
+        for key, d in p.docs.items():
+            rid = rid_of[key]
+            cols = (d["key"].lower(), d["type"], d["source"].lower(), _lc(d["vendor"]), _lc(d["category"]),
+                    _lc(d["currency"]), d["url"].lower(), _lc(d["capture_id"]), d["title"] or "", d["text"] or "",
+                    _f(d["price"]), _f(d["price_usd"]), _f(d["usd_per_gram"]), _f(d["usd_per_unit"]),
+                    int(d["available"]), int(d["novel"]), d["crawl_id"], d["first_seen"], d["last_seen"],
+                    seq_of[d["snapshot_id"]])
+            old = olds.get(key)
+            terms = _multi(d)
+            if old is None:
+                new_rows.append((rid, key, *cols))
+                fts_add.append((rid, cols[8], cols[9]))
+                term_add += [(f, v, rid) for f, v in terms]
+                continue
+            upd_rows.append((*cols, rid))
+            if (old[1], old[2]) != (cols[8], cols[9]):
+                fts_del.append((rid, old[1], old[2]))
+                fts_add.append((rid, cols[8], cols[9]))
+            if _multi(old[3]) != terms:
+                term_del.append((rid,))
+                term_add += [(f, v, rid) for f, v in terms]
         db.executemany(
-            """INSERT INTO docs (key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc, capture_lc,
-                   title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, removed, missed,
-                   last_crawl, first_seen, last_seen, doc)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,0,?,?,?,?)
-               ON CONFLICT(key) DO UPDATE SET type=excluded.type, source_lc=excluded.source_lc,
-                   vendor_lc=excluded.vendor_lc, category_lc=excluded.category_lc, currency_lc=excluded.currency_lc,
-                   url_lc=excluded.url_lc, capture_lc=excluded.capture_lc, title=excluded.title, text=excluded.text,
-                   price=excluded.price, price_usd=excluded.price_usd, usd_per_gram=excluded.usd_per_gram,
-                   usd_per_unit=excluded.usd_per_unit, available=excluded.available, novel=excluded.novel,
-                   removed=0, missed=0, last_crawl=excluded.last_crawl, first_seen=excluded.first_seen,
-                   last_seen=excluded.last_seen, doc=excluded.doc""", rows)
-        if p.docs:
-            rid_of: dict[str, int] = {}
-            keys = list(p.docs)
-            for chunk in _chunks(keys):
-                q = f"SELECT key, rid FROM docs WHERE key IN ({','.join('?' * len(chunk))})"
-                rid_of.update(db.execute(q, chunk))
-            db.executemany("DELETE FROM terms WHERE rid = ?", [(rid_of[k],) for k in keys])
-            db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
-                           [(f, v.lower(), rid_of[k]) for k, d in p.docs.items() for f in MULTI_FIELDS
-                            for v in d.get(f) or () if isinstance(v, str)])
+            """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
+                   capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
+                   first_seen, last_seen, snap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", new_rows)
         db.executemany(
-            """INSERT OR IGNORE INTO snapshots (id, key, crawl_id, seen_at, price, currency, usd_per_gram,
-                   usd_per_unit, available, vendor_lc, capture_id, capture_sha256, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            [(s["id"], s["key"], s["crawl_id"], s["seen_at"], None if s["price"] is None else str(s["price"]),
-              s["currency"], _f(s["usd_per_gram"]), _f(s["usd_per_unit"]), int(s["available"]), _lc(s["vendor"]) if s["type"] == "listing" else None,
-              s["capture_id"], s["capture_sha256"], dumps(s)) for s in p.snapshots])
+            """UPDATE docs SET key_lc=?, type=?, source_lc=?, vendor_lc=?, category_lc=?, currency_lc=?, url_lc=?,
+                   capture_lc=?, title=?, text=?, price=?, price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?,
+                   novel=?, last_crawl=?, first_seen=?, last_seen=?, snap=?, removed=0, missed=0 WHERE rid=?""", upd_rows)
+        db.executemany("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del)
+        db.executemany("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add)
+        db.executemany("DELETE FROM terms WHERE rid = ?", term_del)
+        db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)", term_add)
         db.executemany(
             """INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
                VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(handle_lc, source) DO UPDATE SET
@@ -274,13 +261,13 @@ class SqliteStore:
                     src = source.lower()
                     db.execute("""UPDATE docs SET missed = missed + 1 WHERE source_lc=? AND removed=0
                                   AND type='listing' AND last_crawl != ?""", (src, crawl_id))
-                    gone = db.execute("""SELECT rid, doc, missed FROM docs WHERE source_lc=? AND removed=0
-                                         AND type='listing' AND missed >= ?""", (src, self.removed_after)).fetchall()
-                    for rid, doc, missed in gone:
-                        d = json.loads(doc)
+                    gone = db.execute(f"""SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.source_lc=? AND d.removed=0
+                                          AND d.type='listing' AND d.missed >= ?""", (src, self.removed_after)).fetchall()
+                    for row in gone:
+                        d = _doc(row)
                         d["available"], d["removed"] = False, True
-                        events.append(removal_event(d, crawl_id, iso(at), missed))
-                        db.execute("UPDATE docs SET removed=1, available=0, doc=? WHERE rid=?", (json.dumps(d), rid))
+                        events.append(removal_event(d, crawl_id, iso(at), d["missed"]))
+                    db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
                     self._write_events(events)
                 db.execute("COMMIT")
             except BaseException:
@@ -334,40 +321,85 @@ class SqliteStore:
 
     def search(self, query: str | ParsedQuery, *, limit: int = 20, offset: int = 0, sort: str | None = None,
                facets: Sequence[str] = (), facet_size: int = 10) -> SearchResult:
+        """Count, page and facets over ``docs``; only the page's rows are turned into documents.
+
+        Relevance: bm25 (title weighted 4, text 1) over the positive text terms, ties by key.
+        When the text terms are required, FTS5 drives the query; past ``rank_window``
+        matches only the newest ``rank_window`` are scored (the total stays exact).
+        """
         pq = query if isinstance(query, ParsedQuery) else parse(query)
         where, params = compile_sql(pq.root)
         texts = pq.text_nodes
         field, desc = parse_sort(sort, bool(texts))
-        db = self._db
-        join, jparams, order = "", [], ""  # type: ignore[var-annotated]
-        rank_expr = " OR ".join(fts_expression(t) for t in texts)
-        base = "docs d"
-        if field == "relevance" and texts:
-            ranked = ("(SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts "
-                      "WHERE docs_fts MATCH ?) r")
-            root = pq.root
-            if isinstance(root, Text) or (isinstance(root, And) and any(isinstance(c, Text) for c in root.items)):
-                base, join = f"{ranked} JOIN docs d ON d.rid = r.rrid", " "  # text is required: drive from FTS
-            else:
-                join = f"LEFT JOIN {ranked} ON r.rrid = d.rid"
-            jparams = [rank_expr]
-            order = "ORDER BY r.score IS NULL, r.score, d.key"
-        elif field == "relevance":
-            order = "ORDER BY d.last_seen DESC, d.key"
-        else:
-            col = "key" if field == "key" else NUMBER_COLUMNS[field]
-            order = f"ORDER BY d.{col} IS NULL, d.{col} {'DESC' if desc else 'ASC'}, d.key"
         limit = max(0, min(int(limit), 10_000))
+        offset = max(0, int(offset))
+        rank_expr = " OR ".join(fts_expression(t) for t in texts)
         with self._lock:
-            rows = db.execute(f"SELECT d.rid, d.key, d.doc, {'r.score' if join else 'NULL'} FROM {base} {join} "
-                              f"WHERE {where} {order} LIMIT ? OFFSET ?",
-                              [*jparams, *params, limit, max(0, int(offset))]).fetchall()
-            total = int(db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
-            hl = self._highlights(rank_expr, [r[0] for r in rows]) if texts and rows else {}
+            window = None
+            if field == "relevance" and texts:
+                page, total, window = self._ranked(pq, where, params, rank_expr, limit, offset)
+            else:
+                if field == "relevance":
+                    order = "ORDER BY d.last_seen DESC, d.key"
+                else:
+                    col = "key" if field == "key" else NUMBER_COLUMNS[field]
+                    order = f"ORDER BY d.{col} IS NULL, d.{col} {'DESC' if desc else 'ASC'}, d.key"
+                page = [(r[0], None) for r in self._db.execute(
+                    f"SELECT d.rid FROM docs d WHERE {where} {order} LIMIT ? OFFSET ?", [*params, limit, offset])]
+                total = self._count(pq, where, params)
+            docs = self._docs([rid for rid, _ in page])
+            hl = self._highlights(rank_expr, [rid for rid, _ in page]) if texts and page else {}
             fc = {f: self._facet(f, where, params, facet_size) for f in facets}
-        hits = [SearchHit(key=k, score=None if s is None else -float(s), doc=json.loads(doc), highlights=hl.get(rid, {}))
-                for rid, k, doc, s in rows]
-        return SearchResult(query=pq.source, total=total, hits=hits, facets=fc)
+        hits = [SearchHit(key=docs[rid]["key"], score=None if s is None else -float(s), doc=docs[rid],
+                          highlights=hl.get(rid, {})) for rid, s in page if rid in docs]
+        return SearchResult(query=pq.source, total=total, hits=hits, facets=fc, rank_window=window)
+
+    def _count(self, pq: ParsedQuery, where: str, params: list[Any]) -> int:
+        if isinstance(pq.root, Text):  # every FTS row is a doc: count the index, not the join
+            return int(self._db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?",
+                                        [fts_expression(pq.root)]).fetchone()[0])
+        return int(self._db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
+
+    def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int,
+                offset: int) -> tuple[list[tuple[int, float | None]], int, int | None]:
+        """(page of (rid, bm25), total, window if capped) for a relevance-sorted text query."""
+        db = self._db
+        root = pq.root
+        items = root.items if isinstance(root, And) else (root,)
+        required = [n for n in items if isinstance(n, Text)]
+        if not required or len(required) != len(pq.text_nodes):
+            # text is optional (OR) or nested: score the matches and left-join them onto the filter
+            rows = db.execute(
+                f"""SELECT d.rid, r.score FROM docs d LEFT JOIN
+                       (SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts WHERE docs_fts MATCH ?) r
+                       ON r.rrid = d.rid WHERE {where} ORDER BY r.score IS NULL, r.score, d.key LIMIT ? OFFSET ?""",
+                [rank_expr, *params, limit, offset]).fetchall()
+            return rows, self._count(pq, where, params), None
+        # FTS drives: MATCH all required text nodes at once (the same phrases, so the same bm25)
+        match = " AND ".join(f"({fts_expression(t)})" for t in required)
+        rest = [n for n in items if not isinstance(n, Text)]
+        rwhere, rparams = compile_sql(And(tuple(rest))) if rest else ("1", [])
+        total = self._count(pq, where, params)
+        window, cut = None, 0
+        if total > self.rank_window:
+            window = self.rank_window
+            row = db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
+                                 WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
+                             [match, *rparams, window - 1]).fetchone()
+            cut = row[0] if row else 0
+        rows = db.execute(f"""SELECT r.rowid, r.rank FROM docs_fts r JOIN docs d ON d.rid = r.rowid
+                              WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}
+                              ORDER BY r.rank, d.key LIMIT ? OFFSET ?""",
+                          [match, cut, *rparams, limit, offset]).fetchall()
+        return rows, total, window
+
+    def _docs(self, rids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(list(rids)):
+            for row in self._db.execute(f"SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.rid IN "
+                                        f"({','.join('?' * len(chunk))})", chunk):
+                out[row[0]] = _doc(row)
+        return out
 
     def _highlights(self, expr: str, rids: list[int]) -> dict[int, dict[str, str]]:
         q = (f"SELECT rowid, highlight(docs_fts, 0, ?, ?), snippet(docs_fts, 1, ?, ?, '…', 16) FROM docs_fts "
@@ -384,7 +416,7 @@ class SqliteStore:
         if spec is None or (spec.name not in MULTI_FIELDS and spec.name not in KEYWORD_COLUMNS):
             raise ValueError(f"cannot facet on {name!r}; facetable: {', '.join(sorted((*MULTI_FIELDS, *KEYWORD_COLUMNS)))}")
         if spec.name in MULTI_FIELDS:
-            q = (f"SELECT t.v, count(*) AS n FROM terms t JOIN docs d ON d.rid = t.rid WHERE t.f = ? AND {where} "
+            q = (f"SELECT t.v, count(*) AS n FROM docs d JOIN terms t ON t.rid = d.rid AND t.f = ? WHERE {where} "
                  "GROUP BY t.v ORDER BY n DESC, t.v LIMIT ?")
             rows = self._db.execute(q, [spec.name, *params, size]).fetchall()
         else:
@@ -398,13 +430,15 @@ class SqliteStore:
         return self.search(query, limit=0, facets=fields, facet_size=size).facets
 
     def listing(self, key: str) -> ListingHistory | None:
-        row = self._db.execute("SELECT doc, removed FROM docs WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        snaps = [json.loads(r[0]) for r in self._db.execute(
-            "SELECT doc FROM snapshots WHERE key = ? ORDER BY seen_at, id", (key,))]
+        with self._lock:
+            row = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            snaps = [decode_snapshot(*r) for r in self._db.execute(
+                """SELECT s.id, s.seen_at, s.price, s.currency, s.capture_id, c.body, s.obs FROM snapshots s
+                   JOIN contents c ON c.hash = s.content WHERE s.rid = ? ORDER BY s.seen_at, s.id""", (row[0],))]
         events = [e.model_dump(mode="json") for e in self.events(listing_key=key, limit=10_000)]
-        return ListingHistory(key=key, current=json.loads(row[0]), snapshots=snaps, events=events)
+        return ListingHistory(key=key, current=_doc(row), snapshots=snaps, events=events)
 
     def vendor(self, name: str) -> VendorReport | None:
         lc = name.strip().lower()
@@ -416,19 +450,20 @@ class SqliteStore:
                            FROM vendors WHERE handle_lc = ? ORDER BY first_seen, source""", (lc,))]
         if not accounts:
             return None
-        listings = [{"key": k, "source": json.loads(d)["source"], "title": t, "first_seen": f, "last_seen": la,
-                     "price": json.loads(d)["price"], "currency": json.loads(d)["currency"], "usd_per_gram": g,
-                     "available": bool(a)}
-                    for k, t, f, la, d, g, a in db.execute(
-                        """SELECT key, title, first_seen, last_seen, doc, usd_per_gram, available FROM docs
-                           WHERE vendor_lc = ? AND type = 'listing' ORDER BY first_seen, key""", (lc,))]
+        listings = [{"key": k, "source": src, "title": t, "first_seen": f, "last_seen": la, "price": p,
+                     "currency": c, "usd_per_gram": g, "available": bool(a)}
+                    for k, src, t, f, la, p, c, g, a in db.execute(
+                        """SELECT d.key, json_extract(cb.body, '$.source'), d.title, d.first_seen, d.last_seen, s.price,
+                                  s.currency, d.usd_per_gram, d.available
+                           FROM docs d JOIN snapshots s ON s.seq = d.snap JOIN contents cb ON cb.hash = s.content
+                           WHERE d.vendor_lc = ? AND d.type = 'listing' ORDER BY d.first_seen, d.key""", (lc,))]
         weeks = [{"week": w, "listings": n} for w, n in db.execute(
-            """SELECT date(seen_at, 'weekday 0', '-6 days') AS w, count(DISTINCT key) FROM snapshots
+            """SELECT date(seen_at, 'weekday 0', '-6 days') AS w, count(DISTINCT rid) FROM snapshots
                WHERE vendor_lc = ? GROUP BY w ORDER BY w""", (lc,))]
         prices = [{"seen_at": s, "key": k, "price": p, "currency": c, "usd_per_gram": g, "capture_id": cap}
                   for s, k, p, c, g, cap in db.execute(
-                      """SELECT seen_at, key, price, currency, usd_per_gram, capture_id FROM snapshots
-                         WHERE vendor_lc = ? ORDER BY seen_at, key""", (lc,))]
+                      """SELECT s.seen_at, d.key, s.price, s.currency, s.usd_per_gram, s.capture_id FROM snapshots s
+                         JOIN docs d ON d.rid = s.rid WHERE s.vendor_lc = ? ORDER BY s.seen_at, d.key""", (lc,))]
         idents: dict[tuple[str, str], dict[str, Any]] = {}
         for kind, value, src, key, f, la, cap, sha in db.execute(
                 """SELECT kind, value, source, key, first_seen, last_seen, first_capture_id, first_capture_sha256
@@ -449,12 +484,12 @@ class SqliteStore:
         where, params = compile_sql(pq.root)
         db = self._db
         weeks = [{"week": w, "count": n} for w, n in db.execute(
-            f"""SELECT date(s.seen_at, 'weekday 0', '-6 days') AS w, count(DISTINCT s.key) FROM snapshots s
-                JOIN docs d ON d.key = s.key WHERE {where} GROUP BY w ORDER BY w""", params)]
+            f"""SELECT date(s.seen_at, 'weekday 0', '-6 days') AS w, count(DISTINCT s.rid) FROM snapshots s
+                JOIN docs d ON d.rid = s.rid WHERE {where} GROUP BY w ORDER BY w""", params)]
         series: dict[tuple[str, str], list[float]] = defaultdict(list)
         for w, sub, g in db.execute(
                 f"""SELECT date(s.seen_at, 'weekday 0', '-6 days'), t.v, s.usd_per_gram FROM snapshots s
-                    JOIN docs d ON d.key = s.key JOIN terms t ON t.rid = d.rid AND t.f = 'substances'
+                    JOIN docs d ON d.rid = s.rid JOIN terms t ON t.rid = d.rid AND t.f = 'substances'
                     WHERE s.usd_per_gram IS NOT NULL AND {where}""", params):
             series[(w, sub)].append(g)
         return Trends(query=pq.source, listings_per_week=weeks, price_per_gram=price_quartiles(series),
@@ -474,19 +509,4 @@ def price_quartiles(series: dict[tuple[str, str], list[float]]) -> list[dict[str
                        else (values[0], values[0], values[0]))
         out.append({"week": week, "substance": sub, "n": len(values), "q1": round(q1, 4),
                     "median": round(med, 4), "q3": round(q3, 4)})
-    return out
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration on statement ends, keeping trigger bodies (BEGIN ... END;) whole."""
-    out, buf = [], []
-    for part in script.split(";"):
-        buf.append(part)
-        stmt = ";".join(buf).strip()
-        if not stmt:
-            buf = []
-            continue
-        if sqlite3.complete_statement(stmt + ";"):
-            out.append(stmt)
-            buf = []
     return out
