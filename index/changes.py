@@ -44,15 +44,11 @@ def snapshot_id(key: str, crawl_id: str, seen_at: str) -> str:
 
 
 def _event(etype: EventType, doc: dict[str, Any], anchor: str, **details: Any) -> ChangeEvent:
-    """Built without validation (the hot path of ingest): every input is already typed here —
-    ``doc`` comes from ``item_document`` over validated models, ``seen_at`` from ``iso``.
-    Anything unexpected falls back to the validating constructor, which raises."""
-    fields = dict(id=stable_id(etype.value, anchor), type=etype, at=parse_iso(doc["seen_at"]), source=doc["source"],
-                  listing_key=doc.get("key"), vendor=doc.get("vendor"), capture_id=doc.get("capture_id") or "",
-                  capture_sha256=doc.get("capture_sha256") or "", details=details)
-    if fields["at"] is None or not isinstance(fields["source"], str) or not isinstance(fields["vendor"], (str, type(None))):
-        return ChangeEvent(**fields)
-    return ChangeEvent.model_construct(**fields)
+    return ChangeEvent(
+        id=stable_id(etype.value, anchor), type=etype, at=parse_iso(doc["seen_at"]),  # type: ignore[arg-type]
+        source=doc["source"], listing_key=doc.get("key"), vendor=doc.get("vendor"),
+        capture_id=doc.get("capture_id", ""), capture_sha256=doc.get("capture_sha256", ""), details=details,
+    )
 
 
 def _money(v: Any) -> str | None:

@@ -22,9 +22,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
+from narcwatch.index.changes import Known, Plan, plan, removal_event
 from narcwatch.index.documents import dumps, iso
 from narcwatch.index.models import Alert, ChangeEvent
 from narcwatch.index.query import And, ParsedQuery, Text, parse
@@ -32,7 +32,9 @@ from narcwatch.index.results import (
     HL_END, HL_START, FacetCount, ListingHistory, SearchHit, SearchResult, Trends, VendorReport, parse_sort,
 )
 from narcwatch.index.sql_compiler import KEYWORD_COLUMNS, MULTI_FIELDS, NUMBER_COLUMNS, compile_sql, fts_expression
-from narcwatch.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, apply, decode_snapshot, encode_snapshot
+from narcwatch.index.sqlite_schema import (
+    MIGRATIONS, SCHEMA_VERSION, ContentWriter, apply, decode_snapshot, encode_snapshot,
+)
 from narcwatch.index.store import IngestItem
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -41,7 +43,7 @@ _CHUNK = 400  # bound parameters per IN (...) list
 #: The current document: its snapshot and content with the live state of ``docs`` laid over.
 _DOC_COLUMNS = ("d.rid, d.key, d.available, d.removed, d.missed, d.first_seen, d.last_seen, "
                 "s.id, s.seen_at, s.price, s.currency, s.capture_id, c.body, s.obs")
-_DOC_FROM = "docs d JOIN snapshots s ON s.seq = d.snap JOIN contents c ON c.hash = s.content"
+_DOC_FROM = "docs d JOIN snapshots s ON s.seq = d.snap JOIN contents c ON c.id = s.content"
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -64,6 +66,17 @@ def _doc(row: Sequence[Any]) -> dict[str, Any]:
     del d["id"]
     d.update(available=bool(available), removed=bool(removed), missed=missed, first_seen=first, last_seen=last)
     return d
+
+
+class _Old(NamedTuple):
+    """A stored listing as ingest needs it: its ids, what FTS indexed, the document, content."""
+
+    rid: int
+    title: str
+    text: str
+    doc: dict[str, Any]
+    body: str
+    content: int
 
 
 def _multi(d: dict[str, Any]) -> list[tuple[str, str]]:
@@ -120,14 +133,13 @@ class SqliteStore:
 
     # --- ingest ----------------------------------------------------------------------
 
-    def _known(self, batch: Sequence[IngestItem]) -> tuple[Known, dict[str, tuple[int, str, str, dict[str, Any]]]]:
-        """What the store knows about ``batch``, and per known key (rid, title, text, doc)."""
+    def _known(self, batch: Sequence[IngestItem]) -> tuple[Known, dict[str, _Old]]:
+        """What the store knows about ``batch``, and per stored key its current row."""
         known = Known()
-        olds: dict[str, tuple[int, str, str, dict[str, Any]]] = {}
-        keys, sids, handles, values = set(), set(), set(), set()
+        olds: dict[str, _Old] = {}
+        keys, handles, values = set(), set(), set()
         for item, ext in batch:
             keys.add(item.key)
-            sids.add(bytes.fromhex(snapshot_id(item.key, item.crawl_id, iso(item.seen_at))))
             h = getattr(item, "vendor", None) or getattr(item, "handle", None)
             if h:
                 handles.add(h.strip().lower())
@@ -136,15 +148,17 @@ class SqliteStore:
                 values.update(i.value.replace(" ", "").upper() if i.kind.value == "pgp_fingerprint" else i.value.strip()
                               for i in ext.identifiers)
         db = self._db
-        for chunk in _chunks(sorted(sids)):
-            q = f"SELECT id FROM snapshots WHERE id IN ({','.join('?' * len(chunk))})"
-            known.snapshots.update(r[0].hex() for r in db.execute(q, chunk))
         for chunk in _chunks(sorted(keys)):
-            q = f"SELECT {_DOC_COLUMNS}, d.title, d.text FROM {_DOC_FROM} WHERE d.key IN ({','.join('?' * len(chunk))})"
+            q = (f"SELECT {_DOC_COLUMNS}, d.title, d.text, s.content FROM {_DOC_FROM} "
+                 f"WHERE d.key IN ({','.join('?' * len(chunk))})")
             for row in db.execute(q, chunk):
-                d = _doc(row[:-2])
+                d = _doc(row[:-3])
                 known.current[row[1]] = d
-                olds[row[1]] = (row[0], row[-2], row[-1], d)
+                olds[row[1]] = _Old(row[0], row[-3], row[-2], d, row[-4], row[-1])
+        # snapshot ids exist only for stored listings: ask the (rid, seen_at, id) index, no global id index
+        for chunk in _chunks(sorted(o.rid for o in olds.values())):
+            q = f"SELECT id FROM snapshots WHERE rid IN ({','.join('?' * len(chunk))})"
+            known.snapshots.update(r[0].hex() for r in db.execute(q, chunk))
         for chunk in _chunks(sorted(handles)):
             q = f"SELECT handle_lc, source FROM vendors WHERE handle_lc IN ({','.join('?' * len(chunk))})"
             for lc, src in db.execute(q, chunk):
@@ -170,23 +184,26 @@ class SqliteStore:
                 raise
         return p.events
 
-    def _write(self, p: Plan, olds: dict[str, tuple[int, str, str, dict[str, Any]]]) -> None:
+    def _write(self, p: Plan, olds: dict[str, _Old]) -> None:
         db = self._db
         # Ids are assigned here, under the write lock of BEGIN IMMEDIATE: no read-back of rowids.
         next_rid = int(db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0]) + 1
         seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
-        rid_of = {k: o[0] for k, o in olds.items()}
+        contents = ContentWriter(db)
+        rid_of = {}
+        for k, o in olds.items():
+            rid_of[k] = o.rid
+            contents.known(o.rid, o.body, o.content)
         for key in p.docs:
             if key not in rid_of:
                 rid_of[key], next_rid = next_rid, next_rid + 1
-        snaps, contents, seq_of = [], {}, {}
+        snaps, seq_of = [], {}
         for s in p.snapshots:
             seq += 1
-            row, (h, body) = encode_snapshot(s, rid_of[s["key"]], seq)
-            snaps.append(row)
-            contents[h] = body
+            rid = rid_of[s["key"]]
+            snaps.append(encode_snapshot(s, rid, seq, contents.id_for(rid, s)))
             seq_of[s["id"]] = seq
-        db.executemany("INSERT OR IGNORE INTO contents (hash, body) VALUES (?,?)", contents.items())
+        db.executemany("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows)
         db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
                        "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)
         new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
@@ -205,10 +222,10 @@ class SqliteStore:
                 term_add += [(f, v, rid) for f, v in terms]
                 continue
             upd_rows.append((*cols, rid))
-            if (old[1], old[2]) != (cols[8], cols[9]):
-                fts_del.append((rid, old[1], old[2]))
+            if (old.title, old.text) != (cols[8], cols[9]):
+                fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
-            if _multi(old[3]) != terms:
+            if _multi(old.doc) != terms:
                 term_del.append((rid,))
                 term_add += [(f, v, rid) for f, v in terms]
         db.executemany(
@@ -436,7 +453,7 @@ class SqliteStore:
                 return None
             snaps = [decode_snapshot(*r) for r in self._db.execute(
                 """SELECT s.id, s.seen_at, s.price, s.currency, s.capture_id, c.body, s.obs FROM snapshots s
-                   JOIN contents c ON c.hash = s.content WHERE s.rid = ? ORDER BY s.seen_at, s.id""", (row[0],))]
+                   JOIN contents c ON c.id = s.content WHERE s.rid = ? ORDER BY s.seen_at, s.id""", (row[0],))]
         events = [e.model_dump(mode="json") for e in self.events(listing_key=key, limit=10_000)]
         return ListingHistory(key=key, current=_doc(row), snapshots=snaps, events=events)
 
@@ -455,7 +472,7 @@ class SqliteStore:
                     for k, src, t, f, la, p, c, g, a in db.execute(
                         """SELECT d.key, json_extract(cb.body, '$.source'), d.title, d.first_seen, d.last_seen, s.price,
                                   s.currency, d.usd_per_gram, d.available
-                           FROM docs d JOIN snapshots s ON s.seq = d.snap JOIN contents cb ON cb.hash = s.content
+                           FROM docs d JOIN snapshots s ON s.seq = d.snap JOIN contents cb ON cb.id = s.content
                            WHERE d.vendor_lc = ? AND d.type = 'listing' ORDER BY d.first_seen, d.key""", (lc,))]
         weeks = [{"week": w, "listings": n} for w, n in db.execute(
             """SELECT date(seen_at, 'weekday 0', '-6 days') AS w, count(DISTINCT rid) FROM snapshots

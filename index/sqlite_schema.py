@@ -3,9 +3,11 @@
 Layout since v2 (why: v1 stored the full document JSON on the current row *and* on every
 snapshot, 5 KB per listing; most of it repeats from one crawl to the next):
 
-``contents``  one row per distinct (title, text, extraction facts) of a listing, keyed by
-              a 16-byte hash; every snapshot and the current row point at it, so an
-              unchanged listing re-crawled costs one small ``snapshots`` row.
+``contents``  one row per (title, text, extraction facts) version of a listing; a
+              snapshot whose content equals its listing's current one points at the same
+              row, so an unchanged listing re-crawled costs one small ``snapshots`` row.
+              (Deduplicated per listing, not globally: a global hash index is a random
+              B-tree insert per listing, the costliest write of a bulk load.)
 ``snapshots`` one row per observation: the columns queries need (seen_at, price, vendor,
               usd_per_gram, capture) plus ``obs``, the JSON of the observation-specific
               rest (price_usd, crawl, sha256, first/last seen ...).
@@ -29,7 +31,8 @@ from typing import Any
 
 from narcwatch.index.documents import dumps
 
-__all__ = ["CONTENT_KEYS", "MIGRATIONS", "SCHEMA_VERSION", "content_of", "decode_snapshot", "split_sql"]
+__all__ = ["CONTENT_KEYS", "ContentWriter", "MIGRATIONS", "SCHEMA_VERSION", "content_of", "decode_snapshot",
+           "encode_snapshot", "split_sql"]
 
 #: Keys of a document that describe *what* the listing is (deduplicated in ``contents``);
 #: everything else describes one observation of it and stays on the snapshot row.
@@ -103,18 +106,18 @@ _V2_TABLES = """
     DROP TRIGGER docs_ai;
     DROP TRIGGER docs_ad;
     DROP TRIGGER docs_au;
-    CREATE TABLE contents (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, body TEXT NOT NULL);
+    CREATE TABLE contents (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
     CREATE TABLE snapshots2 (
-        seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, rid INTEGER NOT NULL, seen_at TEXT NOT NULL,
+        seq INTEGER PRIMARY KEY, id BLOB NOT NULL, rid INTEGER NOT NULL, seen_at TEXT NOT NULL,
         vendor_lc TEXT, price TEXT, currency TEXT, usd_per_gram REAL, capture_id TEXT NOT NULL,
-        content BLOB NOT NULL, obs TEXT NOT NULL
+        content INTEGER NOT NULL, obs TEXT NOT NULL
     );
     ALTER TABLE docs ADD COLUMN snap INTEGER NOT NULL DEFAULT 0;
 """
 _V2_FINISH = """
     DROP TABLE snapshots;
     ALTER TABLE snapshots2 RENAME TO snapshots;
-    CREATE INDEX snapshots_rid ON snapshots(rid, seen_at);
+    CREATE INDEX snapshots_rid ON snapshots(rid, seen_at, id);  -- history order; ids known per listing
     CREATE INDEX snapshots_vendor ON snapshots(vendor_lc, seen_at);
     ALTER TABLE docs DROP COLUMN doc;
     INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0)');
@@ -124,21 +127,45 @@ _V2_FINISH = """
 def content_of(doc: dict[str, Any]) -> tuple[bytes, str]:
     """(16-byte hash, JSON) of the content part of a document or snapshot."""
     body = dumps({k: doc[k] for k in CONTENT_KEYS if k in doc})
-    return hashlib.sha256(body.encode()).digest()[:16], body
+    return content_hash(body), body
 
 
-def encode_snapshot(snap: dict[str, Any], rid: int, seq: int) -> tuple[tuple[Any, ...], tuple[bytes, str]]:
-    """The ``snapshots`` row for a planned snapshot dict, and its ``contents`` row."""
-    chash, body = content_of(snap)
+def content_hash(body: str) -> bytes:
+    return hashlib.sha256(body.encode()).digest()[:16]
+
+
+def encode_snapshot(snap: dict[str, Any], rid: int, seq: int, content: int) -> tuple[Any, ...]:
+    """The ``snapshots`` row for a planned snapshot dict whose content row is ``content``."""
     obs = {k: v for k, v in snap.items() if k not in _CONTENT and k not in _SNAP_COLUMNS}
     price = snap.get("price")
     ppg = snap.get("usd_per_gram")
     vendor = snap.get("vendor")
-    row = (seq, bytes.fromhex(snap["id"]), rid, snap["seen_at"],
-           vendor.lower() if isinstance(vendor, str) and snap.get("type") == "listing" else None,
-           None if price is None else str(price), snap.get("currency"), None if ppg is None else float(ppg),
-           snap.get("capture_id") or "", chash, dumps(obs))
-    return row, (chash, body)
+    return (seq, bytes.fromhex(snap["id"]), rid, snap["seen_at"],
+            vendor.lower() if isinstance(vendor, str) and snap.get("type") == "listing" else None,
+            None if price is None else str(price), snap.get("currency"), None if ppg is None else float(ppg),
+            snap.get("capture_id") or "", content, dumps(obs))
+
+
+class ContentWriter:
+    """Assigns content ids, reusing a listing's current content row when it did not change."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.next_id = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
+        self.current: dict[int, tuple[bytes, int]] = {}  # rid -> (hash, content id)
+        self.rows: list[tuple[int, str]] = []
+
+    def known(self, rid: int, body: str, content: int) -> None:
+        self.current[rid] = (content_hash(body), content)
+
+    def id_for(self, rid: int, doc: dict[str, Any]) -> int:
+        h, body = content_of(doc)
+        cur = self.current.get(rid)
+        if cur is not None and cur[0] == h:
+            return cur[1]
+        cid, self.next_id = self.next_id, self.next_id + 1
+        self.rows.append((cid, body))
+        self.current[rid] = (h, cid)
+        return cid
 
 
 def decode_snapshot(sid: bytes, seen_at: str, price: str | None, currency: str | None, capture_id: str,
@@ -151,26 +178,26 @@ def decode_snapshot(sid: bytes, seen_at: str, price: str | None, currency: str |
 
 
 def _v2(db: sqlite3.Connection) -> None:
-    """v1 -> v2: snapshots become (content hash, observation) rows; docs point at theirs."""
+    """v1 -> v2: snapshots become (content, observation) rows; docs point at theirs."""
     for stmt in split_sql(_V2_TABLES):
         db.execute(stmt)
     rid_of = dict(db.execute("SELECT key, rid FROM docs"))
     seq = 0
     snap_of: dict[str, int] = {}
-    rows = db.execute("SELECT doc FROM snapshots ORDER BY rowid")
+    contents = ContentWriter(db)
+    rows = db.execute("SELECT doc FROM snapshots ORDER BY key, seen_at, id")
     while batch := rows.fetchmany(2000):
-        out, contents = [], {}
+        out = []
         for (doc,) in batch:
             s = json.loads(doc)
             rid = rid_of.get(s.get("key"))
             if rid is None:  # a snapshot whose listing is gone cannot be reached by any read
                 continue
             seq += 1
-            row, (h, body) = encode_snapshot(s, rid, seq)
-            out.append(row)
-            contents[h] = body
+            out.append(encode_snapshot(s, rid, seq, contents.id_for(rid, s)))
             snap_of[s["id"]] = seq
-        db.executemany("INSERT OR IGNORE INTO contents (hash, body) VALUES (?,?)", contents.items())
+        db.executemany("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows)
+        contents.rows.clear()
         db.executemany("INSERT INTO snapshots2 VALUES (?,?,?,?,?,?,?,?,?,?,?)", out)
     for rid, doc in db.execute("SELECT rid, doc FROM docs").fetchall():
         d = json.loads(doc)
@@ -178,8 +205,9 @@ def _v2(db: sqlite3.Connection) -> None:
         if sid not in snap_of:  # never written by v1, but a doc must point at a snapshot: make it one
             seq += 1
             sid = sid or f"{rid:032x}"
-            row, (h, body) = encode_snapshot({**d, "id": sid, "snapshot_id": sid}, rid, seq)
-            db.execute("INSERT OR IGNORE INTO contents (hash, body) VALUES (?,?)", (h, body))
+            row = encode_snapshot({**d, "id": sid, "snapshot_id": sid}, rid, seq, contents.id_for(rid, d))
+            db.executemany("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows)
+            contents.rows.clear()
             db.execute("INSERT INTO snapshots2 VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
             snap_of[sid] = seq
         db.execute("UPDATE docs SET snap = ? WHERE rid = ?", (snap_of[sid], rid))
