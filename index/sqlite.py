@@ -98,7 +98,7 @@ class SqliteStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
-                       "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=4000"):
+                       "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
             self._db.execute(f"PRAGMA {pragma}")
         self._migrate()
 
