@@ -32,7 +32,11 @@ _PGP_KINDS = frozenset({IdentifierKind.PGP_FINGERPRINT})
 
 def stable_id(*parts: object) -> str:
     """Deterministic id: the same inputs always give the same id (replays write nothing new)."""
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    try:
+        joined = "\x1f".join(parts)  # type: ignore[arg-type]  # the common case: all strings
+    except TypeError:
+        joined = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 def iso(t: datetime) -> str:
@@ -81,6 +85,8 @@ def jsonable(v: Any) -> Any:
 
 
 def _dedupe(values: Iterable[str | None]) -> list[str]:
+    if not values and isinstance(values, (list, tuple)):
+        return []
     out: dict[str, None] = {}
     for v in values:
         if v and v.strip():
@@ -148,20 +154,26 @@ def item_document(item: Listing | Post | VendorProfile, ext: Extraction | None) 
         title, text, vendor = item.handle, item.description, item.handle
         price, price_usd, ppg_listing = None, None, None
         raw_from, raw_to, available, category = [], [], True, None
-    per_gram = [g for g in (_per_gram(o) for o in ext.offers) if g is not None and g > 0]
+    offers = ext.offers
+    per_gram = [g for g in (_per_gram(o) for o in offers) if g is not None and g > 0] if offers else []
     if ppg_listing is not None and ppg_listing > 0:
         per_gram.append(ppg_listing)
-    per_piece = [p for p in (_per_piece(o) for o in ext.offers) if p is not None and p > 0]
+    per_piece = [p for p in (_per_piece(o) for o in offers) if p is not None and p > 0] if offers else []
     if price_usd is None and price is not None:
         same = [o.usd for o in ext.offers if o.usd is not None and o.price == price.amount
                 and (o.currency or "").upper() == price.currency]
         price_usd = same[0] if same else None
-    wallets = _dedupe(w.address for w in ext.wallets)
-    pgp = _dedupe(i.value.replace(" ", "").upper() for i in ext.identifiers if i.kind in _PGP_KINDS)
-    facts: list[tuple[str, str]] = [(f"wallet:{w.chain.upper()}", w.address) for w in ext.wallets]
-    facts += [(i.kind.value, i.value.replace(" ", "").upper() if i.kind in _PGP_KINDS else i.value)
-              for i in ext.identifiers]
-    facts = list(dict.fromkeys((k, v.strip()) for k, v in facts if v and v.strip()))
+    if ext.wallets or ext.identifiers:
+        wallets = _dedupe(w.address for w in ext.wallets)
+        pgp = _dedupe(i.value.replace(" ", "").upper() for i in ext.identifiers if i.kind in _PGP_KINDS)
+        facts: list[tuple[str, str]] = [(f"wallet:{w.chain.upper()}", w.address) for w in ext.wallets]
+        facts += [(i.kind.value, i.value.replace(" ", "").upper() if i.kind in _PGP_KINDS else i.value)
+                  for i in ext.identifiers]
+        facts = list(dict.fromkeys((k, v.strip()) for k, v in facts if v and v.strip()))
+    else:  # the common case, and the hot path of a bulk load
+        wallets, pgp, facts = [], [], []
+    subs = ext.substances
+    cas = [c.value for c in ext.cas] + [s.cas for s in subs]
     return {
         "key": item.key, "type": item.type, "source": item.source, "site_id": item.site_id, "url": item.url,
         "title": title, "text": text, "vendor": vendor, "category": category,
@@ -169,11 +181,11 @@ def item_document(item: Listing | Post | VendorProfile, ext: Extraction | None) 
         "price_usd": _round(price_usd),
         "usd_per_gram": _round(min(per_gram)) if per_gram else None,
         "usd_per_unit": _round(min(per_piece)) if per_piece else None,
-        "substances": _dedupe(s.canonical for s in ext.substances),
+        "substances": _dedupe([s.canonical for s in subs]),
         "classes": ext.classes,
-        "novel": any(s.novel for s in ext.substances),
-        "novel_substances": _dedupe(s.canonical for s in ext.substances if s.novel),
-        "cas": _dedupe([c.value for c in ext.cas] + [s.cas for s in ext.substances]),
+        "novel": any(s.novel for s in subs),
+        "novel_substances": _dedupe([s.canonical for s in subs if s.novel]),
+        "cas": _dedupe(cas) if any(cas) else [],
         "wallets": wallets, "pgp": pgp,
         "identifiers": _dedupe(v for _, v in facts),
         "identifier_facts": [list(f) for f in facts],

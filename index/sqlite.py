@@ -154,7 +154,7 @@ class SqliteStore:
             for row in db.execute(q, chunk):
                 d = _doc(row[:-3])
                 known.current[row[1]] = d
-                olds[row[1]] = _Old(row[0], row[-3], row[-2], d, row[-4], row[-1])
+                olds[row[1]] = _Old(row[0], row[-3], row[-2], d, row[12], row[-1])
         # snapshot ids exist only for stored listings: ask the (rid, seen_at, id) index, no global id index
         for chunk in _chunks(sorted(o.rid for o in olds.values())):
             q = f"SELECT id FROM snapshots WHERE rid IN ({','.join('?' * len(chunk))})"
