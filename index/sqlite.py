@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from narcwatch.index.changes import Known, Plan, plan, removal_event
 from narcwatch.index.documents import dumps, iso
 from narcwatch.index.models import Alert, ChangeEvent
@@ -32,6 +34,8 @@ from narcwatch.index.results import (
     HL_END, HL_START, FacetCount, ListingHistory, SearchHit, SearchResult, Trends, VendorReport, parse_sort,
 )
 from narcwatch.index.sql_compiler import KEYWORD_COLUMNS, MULTI_FIELDS, NUMBER_COLUMNS, compile_sql, fts_expression
+from narcwatch.index.sqlite_columns import ColumnSnapshot, Unsupported
+from narcwatch.index.sqlite_columns import load as load_columns
 from narcwatch.index.sqlite_schema import (
     MIGRATIONS, SCHEMA_VERSION, ContentWriter, apply, decode_snapshot, encode_snapshot,
 )
@@ -79,6 +83,17 @@ class _Old(NamedTuple):
     content: int
 
 
+FLOAT_SORTS = ("price", "price_usd", "usd_per_gram", "usd_per_unit")
+
+
+def _order(field: str, desc: bool) -> str:
+    """ORDER BY for a non-relevance sort (relevance without text: newest first); ties by key."""
+    if field == "relevance":
+        return "ORDER BY d.last_seen DESC, d.key"
+    col = "key" if field == "key" else NUMBER_COLUMNS[field]
+    return f"ORDER BY d.{col} IS NULL, d.{col} {'DESC' if desc else 'ASC'}, d.key"
+
+
 def _multi(d: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted({(f, v.lower()) for f in MULTI_FIELDS for v in d.get(f) or () if isinstance(v, str)})
 
@@ -89,7 +104,7 @@ class SqliteStore:
     backend = "sqlite"
 
     def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 20_000,
-                 cache_mib: int = 128, mmap_mib: int = 1024):
+                 cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
         #: Relevance ranks at most this many (newest) matches; more are counted, not scored.
@@ -97,6 +112,11 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self.columns = columns  # keep an in-memory column snapshot for filters and facets
+        self._gen = 0  # bumped by every own write: a column snapshot is valid for one (gen, data_version)
+        self._cols: ColumnSnapshot | None = None
+        self._loading: threading.Thread | None = None
+        self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
             self._db.execute(f"PRAGMA {pragma}")
@@ -182,7 +202,62 @@ class SqliteStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._gen += 1
         return p.events
+
+    # --- column snapshot ---------------------------------------------------------------
+
+    def _stamp(self) -> tuple[int, int]:
+        return self._gen, int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def warm(self) -> bool:
+        """Build the column snapshot now (after a bulk load, before serving). True if built."""
+        if not self.columns:
+            return False
+        with self._lock:
+            stamp = self._stamp()
+            self._db.execute("BEGIN")
+            try:
+                cols = load_columns(self._db)
+            finally:
+                self._db.execute("COMMIT")
+            cols.stamp = stamp
+            self._cols = cols
+        return True
+
+    def _fresh_columns(self) -> ColumnSnapshot | None:
+        """The snapshot if nothing was written since it was built; else None (and rebuild it
+        in the background from its own read connection, so searches never wait for it)."""
+        if not self.columns:
+            return None
+        stamp = self._stamp()
+        if self._cols is not None and self._cols.stamp == stamp:
+            return self._cols
+        if self._loading is None or not self._loading.is_alive():
+            self._loading = threading.Thread(target=self._load_columns, args=(stamp,), daemon=True,
+                                             name="narcwatch-columns")
+            self._loading.start()
+        return None
+
+    def _load_columns(self, stamp: tuple[int, int]) -> None:
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            try:
+                db.execute("BEGIN")
+                cols = load_columns(db)
+                db.execute("COMMIT")
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return  # the store was closed or moved: searches keep using SQL
+        with self._lock:
+            try:
+                if self._stamp() == stamp:  # nothing written while loading: the snapshot is current
+                    cols.stamp = stamp
+                    self._cols = cols
+            except sqlite3.ProgrammingError:
+                return
 
     def _write(self, p: Plan, olds: dict[str, _Old]) -> None:
         db = self._db
@@ -290,6 +365,8 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                self._gen += 1
         return events
 
     # --- reads -----------------------------------------------------------------------
@@ -352,24 +429,83 @@ class SqliteStore:
         offset = max(0, int(offset))
         rank_expr = " OR ".join(fts_expression(t) for t in texts)
         with self._lock:
-            window = None
+            window, total = None, None
+            cols = self._fresh_columns()
+            mask = self._mask(cols, pq, facets) if cols is not None else None
+            if mask is not None:
+                total = int(np.count_nonzero(mask))
             if field == "relevance" and texts:
-                page, total, window = self._ranked(pq, where, params, rank_expr, limit, offset)
+                page, total, window = self._ranked(pq, where, params, rank_expr, limit, offset, total)
+            elif mask is not None:
+                page = [(rid, None) for rid in self._page_from_mask(cols, mask, where, params, field, desc,  # type: ignore[arg-type]
+                                                                    total, limit, offset)]  # type: ignore[arg-type]
             else:
-                if field == "relevance":
-                    order = "ORDER BY d.last_seen DESC, d.key"
-                else:
-                    col = "key" if field == "key" else NUMBER_COLUMNS[field]
-                    order = f"ORDER BY d.{col} IS NULL, d.{col} {'DESC' if desc else 'ASC'}, d.key"
                 page = [(r[0], None) for r in self._db.execute(
-                    f"SELECT d.rid FROM docs d WHERE {where} {order} LIMIT ? OFFSET ?", [*params, limit, offset])]
+                    f"SELECT d.rid FROM docs d WHERE {where} {_order(field, desc)} LIMIT ? OFFSET ?",
+                    [*params, limit, offset])]
                 total = self._count(pq, where, params)
             docs = self._docs([rid for rid, _ in page])
             hl = self._highlights(rank_expr, [rid for rid, _ in page]) if texts and page else {}
-            fc = {f: self._facet(f, where, params, facet_size) for f in facets}
+            fc = {f: self._facet(f, where, params, facet_size, cols, mask) for f in facets}
         hits = [SearchHit(key=docs[rid]["key"], score=None if s is None else -float(s), doc=docs[rid],
                           highlights=hl.get(rid, {})) for rid, s in page if rid in docs]
         return SearchResult(query=pq.source, total=total, hits=hits, facets=fc, rank_window=window)
+
+    def _mask(self, cols: ColumnSnapshot, pq: ParsedQuery, facets: Sequence[str]) -> np.ndarray | None:
+        """The query's mask over the column snapshot, or None when SQL must answer. Text nodes
+        read their rowids from FTS5 only when that is cheap (facets or a filter need them)."""
+        texts = pq.text_nodes
+        if texts and isinstance(pq.root, Text):
+            if not facets:
+                return None  # a pure text query counts on FTS5 directly
+        db = self._db
+
+        def text_rids(node: Text) -> np.ndarray:
+            expr = fts_expression(node)
+            if int(db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?", [expr]).fetchone()[0]) > 250_000:
+                raise Unsupported("text matches too many rows to fetch")
+            rows = db.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?", [expr]).fetchall()
+            return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+        cols.text = text_rids
+        try:
+            return cols.mask(pq.root)
+        except Unsupported:
+            return None
+        finally:
+            cols.text = None
+
+    def _page_from_mask(self, cols: ColumnSnapshot, mask: np.ndarray, where: str, params: list[Any], field: str,
+                        desc: bool, total: int, limit: int, offset: int) -> list[int]:
+        """The page's rids: numpy narrows to the rows that can be on it, SQL orders those exactly."""
+        want = limit + offset
+        if want == 0 or total == 0:
+            return []
+        cand = np.flatnonzero(mask)
+        if total > 4 * want + self._narrow_after and field in ("relevance", "first_seen", "last_seen", *FLOAT_SORTS):
+            name = "last_seen" if field == "relevance" else field
+            desc = True if field == "relevance" else desc
+            vals = (cols.dates if name in cols.dates else cols.floats)[name][cand]
+            known = cand if name in cols.dates else cand[~np.isnan(vals)]
+            if name not in cols.dates:
+                vals = vals[~np.isnan(vals)]
+            if len(known) >= want:  # the page holds only non-null values: keep those up to the cut, ties included
+                kth = np.partition(vals, len(vals) - want if desc else want - 1)[len(vals) - want if desc else want - 1]
+                cand = known[(vals >= kth) if desc else (vals <= kth)]
+        if len(cand) > 200_000:  # no narrowing possible (key order, or nulls): let SQL order
+            return [r[0] for r in self._db.execute(
+                f"SELECT d.rid FROM docs d WHERE {where} {_order(field, desc)} LIMIT ? OFFSET ?", [*params, limit, offset])]
+        out: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(cand.tolist(), self._order_chunk):
+            rows += self._db.execute(f"SELECT d.rid FROM docs d WHERE d.rid IN (SELECT value FROM json_each(?)) "
+                                     f"{_order(field, desc)} LIMIT ?", [json.dumps(chunk), want]).fetchall()
+        if len(cand) > self._order_chunk:  # merge the chunks' heads in SQL order
+            rids = [r[0] for r in rows]
+            rows = self._db.execute(f"SELECT d.rid FROM docs d WHERE d.rid IN (SELECT value FROM json_each(?)) "
+                                    f"{_order(field, desc)} LIMIT ?", [json.dumps(rids), want]).fetchall()
+        out = [r[0] for r in rows][offset:offset + limit]
+        return out
 
     def _count(self, pq: ParsedQuery, where: str, params: list[Any]) -> int:
         if isinstance(pq.root, Text):  # every FTS row is a doc: count the index, not the join
@@ -378,7 +514,7 @@ class SqliteStore:
         return int(self._db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
 
     def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int,
-                offset: int) -> tuple[list[tuple[int, float | None]], int, int | None]:
+                offset: int, total: int | None = None) -> tuple[list[tuple[int, float | None]], int, int | None]:
         """(page of (rid, bm25), total, window if capped) for a relevance-sorted text query."""
         db = self._db
         root = pq.root
@@ -391,12 +527,13 @@ class SqliteStore:
                        (SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts WHERE docs_fts MATCH ?) r
                        ON r.rrid = d.rid WHERE {where} ORDER BY r.score IS NULL, r.score, d.key LIMIT ? OFFSET ?""",
                 [rank_expr, *params, limit, offset]).fetchall()
-            return rows, self._count(pq, where, params), None
+            return rows, self._count(pq, where, params) if total is None else total, None
         # FTS drives: MATCH all required text nodes at once (the same phrases, so the same bm25)
         match = " AND ".join(f"({fts_expression(t)})" for t in required)
         rest = [n for n in items if not isinstance(n, Text)]
         rwhere, rparams = compile_sql(And(tuple(rest))) if rest else ("1", [])
-        total = self._count(pq, where, params)
+        if total is None:
+            total = self._count(pq, where, params)
         window, cut = None, 0
         if total > self.rank_window:
             window = self.rank_window
@@ -426,12 +563,18 @@ class SqliteStore:
             out[rid] = {k: v for k, v in (("title", title), ("text", text)) if v and HL_START in v}
         return out
 
-    def _facet(self, name: str, where: str, params: list[Any], size: int) -> list[FacetCount]:
+    def _facet(self, name: str, where: str, params: list[Any], size: int, cols: ColumnSnapshot | None = None,
+               mask: np.ndarray | None = None) -> list[FacetCount]:
         from narcwatch.index.fields import resolve_field
 
         spec = resolve_field(name)
         if spec is None or (spec.name not in MULTI_FIELDS and spec.name not in KEYWORD_COLUMNS):
             raise ValueError(f"cannot facet on {name!r}; facetable: {', '.join(sorted((*MULTI_FIELDS, *KEYWORD_COLUMNS)))}")
+        if cols is not None and mask is not None:
+            try:
+                return [FacetCount(value=v, count=n) for v, n in cols.facet(spec.name, mask, size)]
+            except Unsupported:
+                pass
         if spec.name in MULTI_FIELDS:
             q = (f"SELECT t.v, count(*) AS n FROM docs d JOIN terms t ON t.rid = d.rid AND t.f = ? WHERE {where} "
                  "GROUP BY t.v ORDER BY n DESC, t.v LIMIT ?")
