@@ -103,12 +103,12 @@ class SqliteStore:
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 20_000,
+    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 10_000,
                  cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
         #: Relevance ranks at most this many (newest) matches; more are counted, not scored.
-        self.rank_window = rank_window
+        self.rank_window = max(1, rank_window)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
@@ -435,7 +435,7 @@ class SqliteStore:
             if mask is not None:
                 total = int(np.count_nonzero(mask))
             if field == "relevance" and texts:
-                page, total, window = self._ranked(pq, where, params, rank_expr, limit, offset, total)
+                page, total, window = self._ranked(pq, where, params, rank_expr, limit, offset, total, mask)
             elif mask is not None:
                 page = [(rid, None) for rid in self._page_from_mask(cols, mask, where, params, field, desc,  # type: ignore[arg-type]
                                                                     total, limit, offset)]  # type: ignore[arg-type]
@@ -455,9 +455,8 @@ class SqliteStore:
         """The query's mask over the column snapshot, or None when SQL must answer. Text nodes
         read their rowids from FTS5 only when that is cheap (facets or a filter need them)."""
         texts = pq.text_nodes
-        if texts and isinstance(pq.root, Text):
-            if not facets:
-                return None  # a pure text query counts on FTS5 directly
+        if texts and isinstance(pq.root, Text) and not facets:
+            return None  # a pure text query counts on FTS5 directly
         db = self._db
 
         def text_rids(node: Text) -> np.ndarray:
@@ -513,8 +512,9 @@ class SqliteStore:
                                         [fts_expression(pq.root)]).fetchone()[0])
         return int(self._db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
 
-    def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int,
-                offset: int, total: int | None = None) -> tuple[list[tuple[int, float | None]], int, int | None]:
+    def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int, offset: int,
+                total: int | None = None, mask: np.ndarray | None = None
+                ) -> tuple[list[tuple[int, float | None]], int, int | None]:
         """(page of (rid, bm25), total, window if capped) for a relevance-sorted text query."""
         db = self._db
         root = pq.root
@@ -527,25 +527,57 @@ class SqliteStore:
                        (SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts WHERE docs_fts MATCH ?) r
                        ON r.rrid = d.rid WHERE {where} ORDER BY r.score IS NULL, r.score, d.key LIMIT ? OFFSET ?""",
                 [rank_expr, *params, limit, offset]).fetchall()
-            return rows, self._count(pq, where, params) if total is None else total, None
+            return rows, self._count(pq, where, params) if total is None else total, None  # type: ignore[return-value]
         # FTS drives: MATCH all required text nodes at once (the same phrases, so the same bm25)
         match = " AND ".join(f"({fts_expression(t)})" for t in required)
         rest = [n for n in items if not isinstance(n, Text)]
         rwhere, rparams = compile_sql(And(tuple(rest))) if rest else ("1", [])
         if total is None:
             total = self._count(pq, where, params)
-        window, cut = None, 0
-        if total > self.rank_window:
-            window = self.rank_window
-            row = db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
-                                 WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
-                             [match, *rparams, window - 1]).fetchone()
-            cut = row[0] if row else 0
-        rows = db.execute(f"""SELECT r.rowid, r.rank FROM docs_fts r JOIN docs d ON d.rid = r.rowid
-                              WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}
-                              ORDER BY r.rank, d.key LIMIT ? OFFSET ?""",
-                          [match, cut, *rparams, limit, offset]).fetchall()
-        return rows, total, window
+        want = limit + offset
+        window = self.rank_window if total > self.rank_window else None
+        if want == 0 or total == 0:
+            return [], total, window
+        if mask is not None:  # the exact matching rids are known: score the newest of them
+            cand = np.flatnonzero(mask)[-self.rank_window:]
+            scored = db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
+                                   AND rowid IN (SELECT value FROM json_each(?))""",
+                                [match, json.dumps(cand.tolist())]).fetchall()
+        elif not rest:  # text only: every FTS match is a result; the window is a rowid range
+            cut = 0
+            if window:
+                row = db.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH ? ORDER BY rowid DESC "
+                                 "LIMIT 1 OFFSET ?", [match, window - 1]).fetchone()
+                cut = row[0] if row else 0
+            scored = db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
+                                "AND rowid >= ?", [match, cut]).fetchall()
+        else:  # text and filters, no column snapshot: the filter is checked on docs rows
+            cut = 0
+            if window:
+                row = db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
+                                     WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
+                                 [match, *rparams, window - 1]).fetchone()
+                cut = row[0] if row else 0
+            scored = db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
+                                    ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
+                                [match, cut, *rparams]).fetchall()
+        return self._top_by_score(scored, limit, offset), total, window
+
+    def _top_by_score(self, scored: list[tuple[int, float]], limit: int, offset: int) -> list[tuple[int, float]]:
+        """Order by (bm25, key) without reading every candidate's key: only the rows that can
+        reach the page (everything scoring at least as well as the page's last row) are keyed."""
+        want = limit + offset
+        if not scored:
+            return []
+        scored.sort(key=lambda r: r[1])
+        edge = scored[min(want, len(scored)) - 1][1]
+        head = [r for r in scored if r[1] <= edge]
+        keys: dict[int, str] = {}
+        for chunk in _chunks([r[0] for r in head]):
+            keys.update(self._db.execute(f"SELECT rid, key FROM docs WHERE rid IN ({','.join('?' * len(chunk))})",
+                                         chunk).fetchall())
+        head.sort(key=lambda r: (r[1], keys.get(r[0], "")))
+        return head[offset:offset + limit]
 
     def _docs(self, rids: Sequence[int]) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}

@@ -93,10 +93,12 @@ def test_two_crawls_of_one_listing_in_one_batch(store: SqliteStore) -> None:
     assert h.current["title"] == "new words" and h.current["snapshot_id"] == h.snapshots[-1]["id"]
 
 
-def test_rank_window_scores_only_the_newest_matches_and_counts_all(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite", rank_window=3)
+@pytest.mark.parametrize("columns", [False, True], ids=["sql", "columns"])
+def test_rank_window_scores_only_the_newest_matches_and_counts_all(tmp_path: Path, columns: bool) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite", rank_window=3, columns=columns)
     store.ingest([(listing("m", str(i), "crystal " + "filler " * (9 - i), vendor=f"v{i % 2}"), None)
                   for i in range(10)])
+    assert store.warm() is columns
     r = store.search("crystal", limit=10)
     assert r.total == 10 and r.rank_window == 3
     assert set(r.keys) == {"m:7", "m:8", "m:9"}  # the three newest, by bm25 (shortest text first)
@@ -105,7 +107,7 @@ def test_rank_window_scores_only_the_newest_matches_and_counts_all(tmp_path: Pat
     assert f.total == 5 and f.rank_window == 3 and f.keys == ["m:8", "m:6", "m:4"]
     small = store.search("crystal AND vendor:v0 AND key:m\\:4")
     assert small.total == 1 and small.rank_window is None and small.keys == ["m:4"]
-    wide = SqliteStore(tmp_path / "s.sqlite", rank_window=100).search("crystal", limit=10)
+    wide = SqliteStore(tmp_path / "s.sqlite", rank_window=100, columns=False).search("crystal", limit=10)
     assert wide.rank_window is None and wide.keys == [f"m:{i}" for i in range(9, -1, -1)]
     store.close()
 
