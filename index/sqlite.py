@@ -454,9 +454,9 @@ class SqliteStore:
     def _mask(self, cols: ColumnSnapshot, pq: ParsedQuery, facets: Sequence[str]) -> np.ndarray | None:
         """The query's mask over the column snapshot, or None when SQL must answer. Text nodes
         read their rowids from FTS5 only when that is cheap (facets or a filter need them)."""
-        texts = pq.text_nodes
-        if texts and isinstance(pq.root, Text) and not facets:
-            return None  # a pure text query counts on FTS5 directly
+        items = pq.root.items if isinstance(pq.root, And) else (pq.root,)
+        if not facets and all(isinstance(n, Text) for n in items):
+            return None  # a pure text query counts and ranks on FTS5 directly
         db = self._db
 
         def text_rids(node: Text) -> np.ndarray:
@@ -507,9 +507,10 @@ class SqliteStore:
         return out
 
     def _count(self, pq: ParsedQuery, where: str, params: list[Any]) -> int:
-        if isinstance(pq.root, Text):  # every FTS row is a doc: count the index, not the join
-            return int(self._db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?",
-                                        [fts_expression(pq.root)]).fetchone()[0])
+        items = pq.root.items if isinstance(pq.root, And) else (pq.root,)
+        if all(isinstance(n, Text) for n in items):  # every FTS row is a doc: count the index, not the join
+            match = " AND ".join(f"({fts_expression(n)})" for n in items)  # type: ignore[arg-type]
+            return int(self._db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?", [match]).fetchone()[0])
         return int(self._db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
 
     def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int, offset: int,

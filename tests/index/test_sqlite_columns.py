@@ -89,3 +89,20 @@ def test_a_write_retires_the_snapshot_until_rebuilt(tmp_path: Path) -> None:
     assert s.search("market:omega").total == 2
     other.close()
     s.close()
+
+
+_ORACLE = ["crystal", "crystal lot", '"bulk crystal" lot', "title:bulk AND text:stealth", "lot AND NOT crystal",
+           "etonitazene OR class:stimulant", "crystal AND vendor:vend1", "-crystal", "crystal AND price:<30 AND -eur"]
+
+
+@pytest.mark.parametrize("query", _ORACLE)
+def test_totals_and_keys_match_the_in_memory_evaluator(stores: tuple[SqliteStore, SqliteStore], query: str) -> None:
+    """An independent oracle: ``matches`` over every stored document decides what should match."""
+    from narcwatch.index.query import matches
+
+    fast, plain = stores
+    every = fast.search("*", limit=10_000).hits
+    expected = {h.key for h in every if matches(query, h.doc)}
+    for s in (fast, plain):
+        r = s.search(query, limit=10_000)
+        assert (r.total, set(r.keys)) == (len(expected), expected)
