@@ -147,24 +147,25 @@ def encode_snapshot(snap: dict[str, Any], rid: int, seq: int, content: int) -> t
 
 
 class ContentWriter:
-    """Assigns content ids, reusing a listing's current content row when it did not change."""
+    """Assigns content ids, reusing a listing's current content row when it did not change
+    (compared as JSON text: cheaper than hashing every new listing of a bulk load)."""
 
     def __init__(self, db: sqlite3.Connection):
         self.next_id = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
-        self.current: dict[int, tuple[bytes, int]] = {}  # rid -> (hash, content id)
+        self.current: dict[int, tuple[str, int]] = {}  # rid -> (body, content id)
         self.rows: list[tuple[int, str]] = []
 
     def known(self, rid: int, body: str, content: int) -> None:
-        self.current[rid] = (content_hash(body), content)
+        self.current[rid] = (body, content)
 
     def id_for(self, rid: int, doc: dict[str, Any]) -> int:
-        h, body = content_of(doc)
+        body = dumps({k: doc[k] for k in CONTENT_KEYS if k in doc})
         cur = self.current.get(rid)
-        if cur is not None and cur[0] == h:
+        if cur is not None and cur[0] == body:
             return cur[1]
         cid, self.next_id = self.next_id, self.next_id + 1
         self.rows.append((cid, body))
-        self.current[rid] = (h, cid)
+        self.current[rid] = (body, cid)
         return cid
 
 
