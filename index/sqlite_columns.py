@@ -183,43 +183,45 @@ def _micros_array(values: Sequence[str]) -> np.ndarray:
 
 
 def load(db: sqlite3.Connection) -> ColumnSnapshot:
-    """Read ``docs`` and the low-cardinality ``terms`` in one read transaction."""
+    """Read ``docs`` and the low-cardinality ``terms`` (call inside one read transaction).
+
+    Conversions stay in C (``np.array`` over fetched columns, ``dict.fromkeys`` for codes,
+    ``group_concat`` postings): a million documents load in seconds, not minutes.
+    """
     size = int(db.execute("SELECT coalesce(max(rid), 0) + 1 FROM docs").fetchone()[0])
     snap = ColumnSnapshot(size=size, alive=np.zeros(size, dtype=bool))
     cols = ["rid", *CODED.values(), *FLOATS, *DATES, *FLAGS]
     rows = db.execute(f"SELECT {', '.join(cols)} FROM docs").fetchall()
-    n = len(rows)
     data = list(zip(*rows)) if rows else [()] * len(cols)
-    rid = np.fromiter(data[0], dtype=np.int64, count=n)
+    del rows
+    rid = np.array(data[0], dtype=np.int64)
     snap.alive[rid] = True
-    i = 1
+    columns = iter(data[1:])
     for name in CODED:
-        index: dict[str, int] = {}
+        vals = next(columns)
+        distinct = [v for v in dict.fromkeys(vals) if v is not None]
+        index: dict[Any, int] = {v: i for i, v in enumerate(distinct)}
+        index[None] = -1
         codes = np.full(size, -1, dtype=np.int32)
-        codes[rid] = np.fromiter((-1 if v is None else index.setdefault(v, len(index)) for v in data[i]),
-                                 dtype=np.int32, count=n)
-        snap.codes[name], snap.values[name] = codes, list(index)
-        i += 1
+        codes[rid] = np.fromiter(map(index.__getitem__, vals), dtype=np.int32, count=len(vals))
+        snap.codes[name], snap.values[name] = codes, distinct
     for name in FLOATS:
         col = np.full(size, np.nan)
-        col[rid] = np.fromiter((np.nan if v is None else v for v in data[i]), dtype=np.float64, count=n)
+        col[rid] = np.array(next(columns), dtype=np.float64)  # None -> NaN
         snap.floats[name] = col
-        i += 1
     for name in DATES:
         col = np.zeros(size, dtype=np.int64)
-        if n:
-            col[rid] = _micros_array(data[i])
+        vals = next(columns)
+        if vals:
+            col[rid] = _micros_array(vals)
         snap.dates[name] = col
-        i += 1
     for name in FLAGS:
         col = np.zeros(size, dtype=np.int8)
-        col[rid] = np.fromiter(data[i], dtype=np.int8, count=n)
+        col[rid] = np.array(next(columns), dtype=np.int8)
         snap.flags[name] = col
-        i += 1
-    del rows, data
+    del data
     for name in POSTED:
-        post: dict[str, list[int]] = {}
-        for v, r in db.execute("SELECT v, rid FROM terms WHERE f = ?", (name,)):
-            post.setdefault(v, []).append(r)
-        snap.postings[name] = {v: np.array(rs, dtype=np.int64) for v, rs in post.items()}
+        snap.postings[name] = {
+            v: np.array(rids.split(","), dtype=np.int64)
+            for v, rids in db.execute("SELECT v, group_concat(rid) FROM terms WHERE f = ? GROUP BY v", (name,))}
     return snap
