@@ -494,7 +494,6 @@ class SqliteStore:
         if len(cand) > 200_000:  # no narrowing possible (key order, or nulls): let SQL order
             return [r[0] for r in self._db.execute(
                 f"SELECT d.rid FROM docs d WHERE {where} {_order(field, desc)} LIMIT ? OFFSET ?", [*params, limit, offset])]
-        out: list[int] = []
         rows: list[tuple[Any, ...]] = []
         for chunk in _chunks(cand.tolist(), self._order_chunk):
             rows += self._db.execute(f"SELECT d.rid FROM docs d WHERE d.rid IN (SELECT value FROM json_each(?)) "
@@ -503,8 +502,7 @@ class SqliteStore:
             rids = [r[0] for r in rows]
             rows = self._db.execute(f"SELECT d.rid FROM docs d WHERE d.rid IN (SELECT value FROM json_each(?)) "
                                     f"{_order(field, desc)} LIMIT ?", [json.dumps(rids), want]).fetchall()
-        out = [r[0] for r in rows][offset:offset + limit]
-        return out
+        return [r[0] for r in rows][offset:offset + limit]
 
     def _count(self, pq: ParsedQuery, where: str, params: list[Any]) -> int:
         items = pq.root.items if isinstance(pq.root, And) else (pq.root,)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from narcwatch.index.documents import dumps
@@ -242,9 +242,3 @@ def split_sql(script: str) -> list[str]:
             out.append(stmt)
             buf = []
     return out
-
-
-def chunks(items: Iterable[Any], n: int = 400) -> Iterable[list[Any]]:
-    items = list(items)
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
