@@ -18,6 +18,7 @@ import json
 import sqlite3
 import statistics
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -117,6 +118,10 @@ class SqliteStore:
         self._cols: ColumnSnapshot | None = None
         self._loading: threading.Thread | None = None
         self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
+        #: seconds without writes before a stale snapshot is rebuilt (a store under steady
+        #: ingest answers from SQL rather than reloading a million rows after every batch)
+        self.columns_settle = 2.0
+        self._changed_at, self._seen_dv = 0.0, -1
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
             self._db.execute(f"PRAGMA {pragma}")
@@ -204,6 +209,7 @@ class SqliteStore:
                 raise
             finally:
                 self._gen += 1
+                self._changed_at = time.monotonic()
         return p.events
 
     # --- column snapshot ---------------------------------------------------------------
@@ -234,6 +240,10 @@ class SqliteStore:
         stamp = self._stamp()
         if self._cols is not None and self._cols.stamp == stamp:
             return self._cols
+        if stamp[1] != self._seen_dv:  # another connection wrote
+            self._seen_dv, self._changed_at = stamp[1], time.monotonic()
+        if time.monotonic() - self._changed_at < self.columns_settle:
+            return None
         if self._loading is None or not self._loading.is_alive():
             self._loading = threading.Thread(target=self._load_columns, args=(stamp,), daemon=True,
                                              name="narcwatch-columns")
@@ -367,6 +377,7 @@ class SqliteStore:
                 raise
             finally:
                 self._gen += 1
+                self._changed_at = time.monotonic()
         return events
 
     # --- reads -----------------------------------------------------------------------

@@ -106,3 +106,16 @@ def test_totals_and_keys_match_the_in_memory_evaluator(stores: tuple[SqliteStore
     for s in (fast, plain):
         r = s.search(query, limit=10_000)
         assert (r.total, set(r.keys)) == (len(expected), expected)
+
+
+def test_the_snapshot_is_rebuilt_in_the_background_once_writes_settle(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "s.sqlite")
+    s.ingest(corpus())
+    s.columns_settle = 3600.0
+    assert s._fresh_columns() is None and s._loading is None  # writes just happened: no reload yet
+    s.columns_settle = 0.0
+    assert s._fresh_columns() is None and s._loading is not None
+    s._loading.join(timeout=60)
+    cols = s._fresh_columns()
+    assert cols is not None and s.search("class:nitazene").total == 4
+    s.close()
