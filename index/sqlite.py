@@ -104,11 +104,12 @@ class SqliteStore:
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 10_000,
+    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 5_000,
                  cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
-        #: Relevance ranks at most this many (newest) matches; more are counted, not scored.
+        #: Past this many matches relevance ranks the newest ones only (see _window_floor);
+        #: the total is always exact.
         self.rank_window = max(1, rank_window)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -121,6 +122,8 @@ class SqliteStore:
         #: seconds without writes before a stale snapshot is rebuilt (a store under steady
         #: ingest answers from SQL rather than reloading a million rows after every batch)
         self.columns_settle = 2.0
+        self._rank_mask: np.ndarray | None = None
+        self._db.create_function("nw_in_mask", 1, self._in_mask)
         self._changed_at, self._seen_dv = 0.0, -1
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
@@ -430,7 +433,7 @@ class SqliteStore:
 
         Relevance: bm25 (title weighted 4, text 1) over the positive text terms, ties by key.
         When the text terms are required, FTS5 drives the query; past ``rank_window``
-        matches only the newest ``rank_window`` are scored (the total stays exact).
+        matches only those among the newest documents are scored (the total stays exact).
         """
         pq = query if isinstance(query, ParsedQuery) else parse(query)
         where, params = compile_sql(pq.root)
@@ -545,33 +548,38 @@ class SqliteStore:
         if total is None:
             total = self._count(pq, where, params)
         want = limit + offset
-        window = self.rank_window if total > self.rank_window else None
         if want == 0 or total == 0:
-            return [], total, window
-        if mask is not None:  # the exact matching rids are known: score the newest of them
-            cand = np.flatnonzero(mask)[-self.rank_window:]
-            scored = db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
-                                   AND rowid IN (SELECT value FROM json_each(?))""",
-                                [match, json.dumps(cand.tolist())]).fetchall()
-        elif not rest:  # text only: every FTS match is a result; the window is a rowid range
-            cut = 0
-            if window:
-                row = db.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH ? ORDER BY rowid DESC "
-                                 "LIMIT 1 OFFSET ?", [match, window - 1]).fetchone()
-                cut = row[0] if row else 0
+            return [], total, self.rank_window if total > self.rank_window else None
+        floor, window = self._window_floor(total)
+        if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
+            self._rank_mask = mask
+            try:
+                scored = db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
+                                       AND rowid >= ? AND nw_in_mask(rowid)""", [match, floor]).fetchall()
+            finally:
+                self._rank_mask = None
+        elif not rest:  # text only: every FTS match in the window is a result
             scored = db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
-                                "AND rowid >= ?", [match, cut]).fetchall()
+                                "AND rowid >= ?", [match, floor]).fetchall()
         else:  # text and filters, no column snapshot: the filter is checked on docs rows
-            cut = 0
-            if window:
-                row = db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
-                                     WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
-                                 [match, *rparams, window - 1]).fetchone()
-                cut = row[0] if row else 0
             scored = db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
                                     ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
-                                [match, cut, *rparams]).fetchall()
+                                [match, floor, *rparams]).fetchall()
         return self._top_by_score(scored, limit, offset), total, window
+
+    def _window_floor(self, total: int) -> tuple[int, int | None]:
+        """(lowest rid ranked, window or None): past ``rank_window`` matches, relevance ranks
+        the matches among the newest documents, a slice sized to hold ``rank_window`` of
+        them at the query's overall match rate. No FTS5 pass is needed to find the slice."""
+        if total <= self.rank_window:
+            return 0, None
+        top = int(self._db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0])
+        span = -(-self.rank_window * top // total)  # ceil
+        return max(0, top - span + 1), self.rank_window
+
+    def _in_mask(self, rid: int) -> bool:
+        m = self._rank_mask
+        return m is not None and 0 <= rid < len(m) and bool(m[rid])
 
     def _top_by_score(self, scored: list[tuple[int, float]], limit: int, offset: int) -> list[tuple[int, float]]:
         """Order by (bm25, key) without reading every candidate's key: only the rows that can
