@@ -124,6 +124,8 @@ class SqliteStore:
         self.columns_settle = 2.0
         self._rank_mask: np.ndarray | None = None
         self._db.create_function("nw_in_mask", 1, self._in_mask)
+        self._hl_rids: set[int] = set()
+        self._db.create_function("nw_in_set", 1, self._hl_rids_has)
         self._changed_at, self._seen_dv = 0.0, -1
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
@@ -577,6 +579,9 @@ class SqliteStore:
         span = -(-self.rank_window * top // total)  # ceil
         return max(0, top - span + 1), self.rank_window
 
+    def _hl_rids_has(self, rid: int) -> bool:
+        return rid in self._hl_rids
+
     def _in_mask(self, rid: int) -> bool:
         m = self._rank_mask
         return m is not None and 0 <= rid < len(m) and bool(m[rid])
@@ -606,10 +611,18 @@ class SqliteStore:
         return out
 
     def _highlights(self, expr: str, rids: list[int]) -> dict[int, dict[str, str]]:
+        # Only a rowid range reaches FTS5 (the page lies in the newest slice when the rank window
+        # is in force); ``rowid IN (...)`` would re-run the whole query once per rid, and a
+        # prefix query re-merges every matching term's doclist each time.
         q = (f"SELECT rowid, highlight(docs_fts, 0, ?, ?), snippet(docs_fts, 1, ?, ?, '…', 16) FROM docs_fts "
-             f"WHERE docs_fts MATCH ? AND rowid IN ({','.join('?' * len(rids))})")
+             f"WHERE docs_fts MATCH ? AND rowid BETWEEN ? AND ? AND nw_in_set(rowid)")
         out: dict[int, dict[str, str]] = {}
-        for rid, title, text in self._db.execute(q, [HL_START, HL_END, HL_START, HL_END, expr, *rids]):
+        self._hl_rids = set(rids)
+        try:
+            rows = self._db.execute(q, [HL_START, HL_END, HL_START, HL_END, expr, min(rids), max(rids)]).fetchall()
+        finally:
+            self._hl_rids = set()
+        for rid, title, text in rows:
             out[rid] = {k: v for k, v in (("title", title), ("text", text)) if v and HL_START in v}
         return out
 
