@@ -104,7 +104,7 @@ class SqliteStore:
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 5_000,
+    def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 2_000,
                  cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
