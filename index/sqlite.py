@@ -553,30 +553,47 @@ class SqliteStore:
         if want == 0 or total == 0:
             return [], total, self.rank_window if total > self.rank_window else None
         floor, window = self._window_floor(total)
-        if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
-            self._rank_mask = mask
-            try:
-                scored = db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
-                                       AND rowid >= ? AND nw_in_mask(rowid)""", [match, floor]).fetchall()
-            finally:
-                self._rank_mask = None
-        elif not rest:  # text only: every FTS match in the window is a result
-            scored = db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
-                                "AND rowid >= ?", [match, floor]).fetchall()
-        else:  # text and filters, no column snapshot: the filter is checked on docs rows
-            scored = db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
-                                    ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
-                                [match, floor, *rparams]).fetchall()
+
+        def score(floor: int) -> list[tuple[int, float]]:
+            if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
+                self._rank_mask = mask
+                try:
+                    return db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
+                                         AND rowid >= ? AND nw_in_mask(rowid)""", [match, floor]).fetchall()
+                finally:
+                    self._rank_mask = None
+            if not rest:  # text only: every FTS match in the window is a result
+                return db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
+                                  "AND rowid >= ?", [match, floor]).fetchall()
+            # text and filters, no column snapshot: the filter is checked on docs rows
+            return db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
+                                  ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
+                              [match, floor, *rparams]).fetchall()
+
+        scored = score(floor)
+        if window and len(scored) < window:  # matches thin out in the newest slice: rank the newest `window`
+            scored = score(self._exact_cut(match, rwhere, rparams, mask, window))
         return self._top_by_score(scored, limit, offset), total, window
+
+    def _exact_cut(self, match: str, rwhere: str, rparams: list[Any], mask: np.ndarray | None, window: int) -> int:
+        """The rid of the ``window``-th newest match."""
+        if mask is not None:
+            rids = np.flatnonzero(mask)
+            return int(rids[-window]) if len(rids) >= window else 0
+        row = self._db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
+                                   WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
+                               [match, *rparams, window - 1]).fetchone()
+        return int(row[0]) if row else 0
 
     def _window_floor(self, total: int) -> tuple[int, int | None]:
         """(lowest rid ranked, window or None): past ``rank_window`` matches, relevance ranks
-        the matches among the newest documents, a slice sized to hold ``rank_window`` of
-        them at the query's overall match rate. No FTS5 pass is needed to find the slice."""
+        the matches among the newest documents, a slice sized to hold 1.25 x ``rank_window``
+        of them at the query's overall match rate (no FTS5 pass needed to find it). Where the
+        slice holds fewer, ``_ranked`` falls back to exactly the newest ``rank_window``."""
         if total <= self.rank_window:
             return 0, None
         top = int(self._db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0])
-        span = -(-self.rank_window * top // total)  # ceil
+        span = -(-5 * self.rank_window * top // (4 * total))  # ceil(1.25 x): uniform data rarely falls short
         return max(0, top - span + 1), self.rank_window
 
     def _hl_rids_has(self, rid: int) -> bool:

@@ -101,14 +101,25 @@ def test_rank_window_scores_only_the_newest_matches_and_counts_all(tmp_path: Pat
     assert store.warm() is columns
     r = store.search("crystal", limit=10)
     assert r.total == 10 and r.rank_window == 3
-    assert set(r.keys) == {"m:7", "m:8", "m:9"}  # the three newest, by bm25 (shortest text first)
-    assert r.keys == ["m:9", "m:8", "m:7"]
-    f = store.search("crystal AND vendor:v0", limit=10)
-    assert f.total == 5 and f.rank_window == 3 and f.keys == ["m:8", "m:6", "m:4"]
+    # the newest slice sized for 1.25 x 3 matches (4 documents here), by bm25: shortest text first
+    assert r.keys == ["m:9", "m:8", "m:7", "m:6"]
+    f = store.search("crystal AND vendor:v0", limit=10)  # 5 of 10 match: a slice of 8 documents
+    assert f.total == 5 and f.rank_window == 3 and f.keys == ["m:8", "m:6", "m:4", "m:2"]
     small = store.search("crystal AND vendor:v0 AND key:m\\:4")
     assert small.total == 1 and small.rank_window is None and small.keys == ["m:4"]
     wide = SqliteStore(tmp_path / "s.sqlite", rank_window=100, columns=False).search("crystal", limit=10)
     assert wide.rank_window is None and wide.keys == [f"m:{i}" for i in range(9, -1, -1)]
+    store.close()
+
+
+@pytest.mark.parametrize("columns", [False, True], ids=["sql", "columns"])
+def test_rank_window_reaches_back_when_the_newest_documents_hold_few_matches(tmp_path: Path, columns: bool) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite", rank_window=3, columns=columns)
+    store.ingest([(listing("m", str(i), "crystal " + "filler " * (19 - i), vendor="v0" if i < 5 else "v1"), None)
+                  for i in range(20)])
+    store.warm()
+    r = store.search("crystal AND vendor:v0", limit=10)  # the slice (newest 15 documents) holds no match
+    assert r.total == 5 and r.rank_window == 3 and r.keys == ["m:4", "m:3", "m:2"]  # the newest three v0 matches
     store.close()
 
 
