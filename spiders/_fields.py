@@ -21,11 +21,11 @@ _MONEY = re.compile(
     """, re.VERBOSE | re.IGNORECASE)
 # v3 onion names are 56 base32 characters; v2 (16) are dead but still quoted in old posts.
 ONION_RE = re.compile(r"\b(?:[a-z2-7]{56}|[a-z2-7]{16})\.onion\b", re.IGNORECASE)
-_WS = re.compile(r"\s+")
+_WS = re.compile(r"[\r\n\t\f\v]+")  # keep runs of spaces: spacing is an evasion signal
 
 
 def clean(text: str | None, limit: int = 100_000) -> str:
-    """Collapse whitespace; bounded so a hostile page cannot make one field huge."""
+    """Line breaks to spaces, ends stripped; inner spacing kept (evasion), bounded in size."""
     if not text:
         return ""
     return _WS.sub(" ", text[:limit]).strip()
