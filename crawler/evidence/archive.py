@@ -126,9 +126,12 @@ class EvidenceArchive:
         resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response_headers
                         if k.lower() not in (b"transfer-encoding", b"content-length")]
         resp_headers.append(("Content-Length", str(len(body))))
-        http = StatusAndHeaders(_status_line(status), resp_headers, protocol=protocol or "HTTP/1.1")
+        is_http = url.startswith(("http://", "https://"))
+        http = StatusAndHeaders(_status_line(status), resp_headers, protocol=protocol or "HTTP/1.1") if is_http else None
+        # Non-HTTP evidence (an imported export file) is a ``resource`` record: the bytes alone.
         response = writer.create_warc_record(
-            url, "response", payload=io.BytesIO(body), length=None, http_headers=http,
+            url, "response" if is_http else "resource", payload=io.BytesIO(body), length=len(body), http_headers=http,
+            warc_content_type="" if is_http else "application/octet-stream",
             warc_headers_dict={"WARC-Date": warc_date, "WARC-Payload-Digest": sha256_label(digest),
                                "WARC-Record-ID": f"<urn:narcwatch:{cid}>",
                                "WARC-Concurrent-To": f"<urn:narcwatch:{cid}:request>",
@@ -140,12 +143,13 @@ class EvidenceArchive:
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         req_http = StatusAndHeaders(f"{method} {path} HTTP/1.1", req_headers, is_http_request=True)
         request = writer.create_warc_record(
-            url, "request", payload=io.BytesIO(request_body), length=None, http_headers=req_http,
+            url, "request", payload=io.BytesIO(request_body), length=len(request_body), http_headers=req_http,
             warc_headers_dict={"WARC-Date": warc_date, "WARC-Record-ID": f"<urn:narcwatch:{cid}:request>",
                                "WARC-Concurrent-To": f"<urn:narcwatch:{cid}>"})
         offset = self._fh.tell()
         writer.write_record(response)
-        writer.write_record(request)
+        if is_http:
+            writer.write_record(request)
         self._fh.flush()  # the record is on disk before any item can cite it
         content_type = next((v.decode("latin-1") for k, v in response_headers if k.lower() == b"content-type"), "")
         capture = Capture(id=cid, source=self.source, url=url, status=status, fetched_at=fetched_at, sha256=sha_hex,

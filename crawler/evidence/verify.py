@@ -32,7 +32,7 @@ def read_payload(root: Path, capture: Capture) -> tuple[bytes, dict[str, str]]:
         fh.seek(capture.warc_offset)
         for record in ArchiveIterator(fh):
             headers = dict(record.rec_headers.headers)
-            return record.content_stream().read(), headers
+            return record.raw_stream.read(), headers  # as transferred: content-encoding not undone
     raise ValueError("no record at offset")
 
 
