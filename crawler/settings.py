@@ -1,0 +1,148 @@
+"""Scrapy settings for one crawl of one source, built from the config: no I/O at import.
+
+Extension points are ordered dicts with gaps, each entry commented, as Scrapy's own
+``default_settings`` does. Our routing sits before Scrapy's HttpProxyMiddleware (750)
+so its proxy choice is what that middleware turns into credentials; the leak guard
+sits after everything (990) so nothing can change the route behind its back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from narcwatch.crawler.config import Config
+from narcwatch.crawler.models import Network, Source
+from narcwatch.crawler.paths import DataDir
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "SPIDER_MIDDLEWARES",
+           "build_settings"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+    # WebRTC may open UDP outside the proxy and reveal addresses: only proxied traffic.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # No DNS prefetch or resolution outside the SOCKS proxy.
+    "--dns-prefetch-disable",
+]
+# With a proxy, nothing may be resolved locally: every name goes to the SOCKS proxy.
+CHROMIUM_PROXY_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+
+_MW = "narcwatch.crawler.middlewares"
+
+DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
+    # 60: drop requests whose listing is already done in a resumed crawl (before anything costly)
+    f"{_MW}.frontier.FrontierSkipMiddleware": 60,
+    # 120: pagination-trap and redirect-loop guards, per-source page budget
+    f"{_MW}.politeness.TrapGuardMiddleware": 120,
+    # 560: honour Retry-After on 429/503 just after Scrapy's RetryMiddleware (550)
+    f"{_MW}.politeness.RetryAfterMiddleware": 560,
+    # 640: logged-out / queue / CAPTCHA detection after redirects (600) resolved the final page
+    f"{_MW}.sessions.SessionMiddleware": 640,
+    # 740: route every request (socks5h for dark hosts, per-source isolation) before HttpProxyMiddleware (750)
+    f"{_MW}.routing.RoutingMiddleware": 740,
+    # 870: archive every response (request + response records, sha256) next to DownloaderStats (850)
+    "narcwatch.crawler.evidence.middleware.EvidenceMiddleware": 870,
+    # 990: leak guard, the last thing before the download handler; not switchable
+    f"{_MW}.routing.LeakGuardMiddleware": 990,
+}
+
+SPIDER_MIDDLEWARES: dict[str, int | None] = {
+    # 950: record discovered requests and finished pages in the crawl frontier (kill -9 safe resume)
+    f"{_MW}.frontier.FrontierSpiderMiddleware": 950,
+}
+
+ITEM_PIPELINES: dict[str, int] = {
+    # 300: attach capture id + sha256 of the response each item came from
+    "narcwatch.crawler.pipelines.capture.CapturePipeline": 300,
+    # 900: spool (durable, idempotent); also ends each page in the frontier
+    "narcwatch.crawler.pipelines.spool.SpoolPipeline": 900,
+}
+
+
+def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: str, *,
+                   proxy_url: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings for crawling ``source``; ``extra`` (tests, benchmarks) wins over everything."""
+    dark = source.network in (Network.TOR, Network.I2P)
+    socks = [proxy_url] if proxy_url else [config.tor.socks_url, *config.tor.socks_urls]
+    socks = list(dict.fromkeys(u for u in socks if u))
+    s: dict[str, Any] = {
+        "BOT_NAME": "narcwatch",
+        "ROBOTSTXT_OBEY": False,  # dark markets serve no robots.txt; politeness is per source below
+        "TELNETCONSOLE_ENABLED": False,
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        "LOG_LEVEL": "INFO",
+        "USER_AGENT": "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0",  # Tor Browser's
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        # httpx is the Scrapy handler that speaks socks5h (remote DNS); the default one cannot.
+        "DOWNLOAD_HANDLERS": {
+            "http": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
+            "https": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
+        },
+        "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "SPIDER_MIDDLEWARES": dict(SPIDER_MIDDLEWARES),
+        "ITEM_PIPELINES": dict(ITEM_PIPELINES),
+        # politeness: Tor circuits are slow and fragile; be gentle and patient
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8 if dark else 4,
+        "DOWNLOAD_DELAY": 0.0,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": 0.5,
+        "AUTOTHROTTLE_MAX_DELAY": 60.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 4.0 if dark else 2.0,
+        "DOWNLOAD_TIMEOUT": 120 if dark else 30,
+        "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
+        "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": 5 if dark else 3,
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "NARCWATCH_BACKOFF_BASE": 1.0,  # seconds; doubled per retry, capped below
+        "NARCWATCH_BACKOFF_MAX": 60.0,
+        "NARCWATCH_RETRY_AFTER_MAX": 300.0,
+        "REDIRECT_MAX_TIMES": 10,
+        "DEPTH_LIMIT": 50,
+        "MEMUSAGE_ENABLED": False,
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        "DEPTH_PRIORITY": 0,
+        "COOKIES_ENABLED": True,
+        "HTTPPROXY_ENABLED": True,
+        # narcwatch
+        "NARCWATCH_SOURCE_ID": source.id,
+        "NARCWATCH_SOURCE": source.model_dump(mode="json"),
+        "NARCWATCH_NETWORK": source.network.value,
+        "NARCWATCH_SOCKS_URLS": socks,
+        "NARCWATCH_ISOLATE_PER_SOURCE": config.tor.isolate_per_source,
+        "NARCWATCH_NEW_CIRCUIT_AFTER": config.tor.new_circuit_after_failures,
+        "NARCWATCH_TOR_CONTROL": config.tor.control if not proxy_url else None,
+        "NARCWATCH_RENDER_JS": source.render_js,
+        "NARCWATCH_DATA_DIR": str(data_dir.root),
+        "NARCWATCH_CRAWL_ID": crawl_id,
+        "NARCWATCH_PROFILES_DIRS": [str(p) for p in config.profiles_dirs],
+        "NARCWATCH_SECRETS_FILE": str(config.secrets_file) if config.secrets_file else None,
+        "NARCWATCH_EVIDENCE_ENABLED": True,
+        "NARCWATCH_WARC_MAX_BYTES": 256 * 1024 * 1024,
+        "NARCWATCH_MAX_PAGES": 200_000,
+        "NARCWATCH_FULL_REFRESH_EVERY": 10,
+    }
+    if source.render_js:
+        browser_proxy = socks[0].replace("socks5h://", "socks5://", 1) if socks else None
+        if browser_proxy and "@" in browser_proxy:  # Chromium has no SOCKS auth; isolation is per process
+            scheme, rest = browser_proxy.split("://", 1)
+            browser_proxy = f"{scheme}://{rest.split('@', 1)[1]}"
+        s["DOWNLOAD_HANDLERS"] = {
+            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        }
+        s["PLAYWRIGHT_BROWSER_TYPE"] = "chromium"
+        launch: dict[str, Any] = {"executable_path": CHROMIUM, "headless": True, "args": list(CHROMIUM_ARGS)}
+        if browser_proxy:
+            # Chromium resolves names at a SOCKS5 proxy (remote DNS) by design.
+            launch["proxy"] = {"server": browser_proxy}
+            launch["args"] += CHROMIUM_PROXY_ARGS
+        s["PLAYWRIGHT_LAUNCH_OPTIONS"] = launch
+        s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] = 8
+        s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = 120_000 if dark else 30_000
+    s.update(extra or {})
+    return s
