@@ -3,4 +3,5 @@ or faults build their own."""
 
 from __future__ import annotations
 
-pytest_plugins = ["narcwatch.sandbox.testing"]
+# The ``sandbox`` fixture comes from narcwatch.sandbox.testing, registered in tests/conftest.py
+# (pytest only honours pytest_plugins in the top-level conftest).
