@@ -31,7 +31,7 @@ def slack_message(alert: Alert, idempotency_key: str, extra: dict[str, Any] | No
     subject = _escape(render_subject(alert.payload))
     body = _escape(render_text(alert.payload))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": render_subject(alert.payload)[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:_MAX_SECTION]}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert `{alert.id}` · key `{idempotency_key}`"}]},
     ]
