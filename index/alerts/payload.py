@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from narcwatch.index.alerts.conditions import to_decimal
+
 __all__ = ["capture_link", "item_from_document", "render_subject", "render_text"]
 
 _MAX_TEXT = 300
@@ -56,18 +58,28 @@ def _substances(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _money2(v: Any) -> str | None:
+    """Display form of an amount: two decimals (stored values keep full precision)."""
+    d = to_decimal(v)
+    if d is None:
+        return None
+    return str(d.quantize(Decimal("0.01"))) if abs(d) < Decimal("1e15") else str(d)
+
+
 def _offer(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Price as displayed (amount + currency), its USD value, USD per gram / per unit."""
     offers = doc.get("offers")
     first = offers[0] if isinstance(offers, list) and offers and isinstance(offers[0], Mapping) else {}
-    offer = dict(first) if first else (dict(doc["offer"]) if isinstance(doc.get("offer"), Mapping) else {})
-    usd_pu = _first(doc, "usd_per_unit", "usd_per_gram", "usd_per_unit_new") or offer.get("usd_per_unit")
-    if usd_pu is not None:
-        offer["usd_per_unit"] = usd_pu
-    price = _first(doc, "price", "price_new")
-    if price is not None and "price" not in offer:
-        offer["price"] = price
-    keep = ("quantity", "unit", "purity", "price", "currency", "usd", "usd_per_unit")
-    return {k: _jsonable(offer[k]) for k in keep if offer.get(k) not in (None, "")}
+    out: dict[str, Any] = {
+        "price": _money2(_first(doc, "price", "new_price") or first.get("price")),
+        "currency": _first(doc, "currency", "new_currency") or first.get("currency"),
+        "usd": _money2(_first(doc, "price_usd", "usd") or first.get("usd")),
+        "usd_per_gram": _money2(_first(doc, "usd_per_gram", "new_usd_per_gram")),
+        "usd_per_unit": _money2(_first(doc, "usd_per_unit", "new_usd_per_unit") or first.get("usd_per_unit")),
+        "quantity": _jsonable(first.get("quantity")),
+        "unit": first.get("unit"),
+    }
+    return {k: v for k, v in out.items() if v not in (None, "")}
 
 
 def capture_link(capture_id: str, sha256: str, base_url: str | None = None) -> dict[str, str]:
@@ -85,7 +97,7 @@ def item_from_document(doc: Mapping[str, Any], base_url: str | None = None) -> d
     item: dict[str, Any] = {
         "event_id": doc.get("event_id"),
         "event_type": doc.get("event_type"),
-        "listing_key": doc.get("listing_key"),
+        "listing_key": doc.get("listing_key") or doc.get("key"),
         "title": _first(doc, "title", "text", "value"),
         "url": doc.get("url"),
         "vendor": _first(doc, "vendor", "author", "handle"),
@@ -95,8 +107,10 @@ def item_from_document(doc: Mapping[str, Any], base_url: str | None = None) -> d
         "offer": _offer(doc),
         "capture": capture_link(str(doc.get("capture_id") or ""), str(doc.get("capture_sha256") or ""), base_url),
     }
-    change = {k: doc[k] for k in ("price_change_pct", "price_drop_pct", "price_old", "price_new",
-                                  "usd_per_unit_old", "usd_per_unit_new", "market_old", "value", "kind")
+    change = {k: doc[k] for k in ("price_change_pct", "price_drop_pct", "price_old", "price_new", "currency_old",
+                                  "currency_new", "usd_per_gram_old", "usd_per_gram_new", "usd_per_unit_old",
+                                  "usd_per_unit_new", "new_market", "known_markets", "value", "kind", "handle",
+                                  "missed_crawls", "removed_since")
               if doc.get(k) is not None}
     if change:
         item["change"] = change
@@ -108,10 +122,19 @@ def item_from_document(doc: Mapping[str, Any], base_url: str | None = None) -> d
 def _line(item: Mapping[str, Any]) -> str:
     subs = ", ".join(f"{s['name']} ({s['class']})" if "class" in s else s["name"] for s in item.get("substances", []))
     offer = item.get("offer") or {}
-    price = f"{offer['usd_per_unit']} USD/unit" if "usd_per_unit" in offer else (str(offer.get("price", "")) or "")
+    prices = []
+    if "price" in offer:
+        prices.append(f"{offer['price']} {offer.get('currency', '')}".strip())
+    if "usd_per_gram" in offer:
+        prices.append(f"{offer['usd_per_gram']} USD/g")
+    if "usd_per_unit" in offer:
+        prices.append(f"{offer['usd_per_unit']} USD/unit")
+    price = ", ".join(prices)
+    ships = item.get("ships_from")
+    ships = ", ".join(map(str, ships)) if isinstance(ships, list) else ships
     parts = [str(item.get("title") or item.get("listing_key") or item.get("event_id") or "?")]
     for label, value in (("substance", subs), ("offer", price), ("vendor", item.get("vendor")),
-                         ("market", item.get("market")), ("ships from", item.get("ships_from")),
+                         ("market", item.get("market")), ("ships from", ships),
                          ("url", item.get("url"))):
         if value:
             parts.append(f"{label}: {value}")

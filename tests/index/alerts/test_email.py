@@ -45,7 +45,7 @@ def test_tls_delivery(tmp_path: Path, world: World, cert: tuple[Path, Path], mod
         msg = sink.messages[0]
         assert str(msg["Subject"]).strip().startswith("[narcwatch CRITICAL] New nitazene listing")
         body = msg.get_content()
-        assert "metonitazene (nitazene)" in body and "capture: cap-1" in body and "45.00 USD/unit" in body
+        assert "metonitazene (nitazene)" in body and "capture: cap-1" in body and "45.00 USD/g" in body and "ships from: DE" in body
         assert all(m["Bcc"] is None for m in sink.messages)  # header injection from a scraped vendor name
     finally:
         sink.stop()

@@ -43,7 +43,7 @@ def test_default_rules_fire_on_the_right_events(tmp_path: Path, world: World) ->
     assert item["title"].startswith("metonitazene powder")
     assert item["url"] == "http://market-a.sandbox.test/listing/1"
     assert item["substances"] == [{"name": "metonitazene", "class": "nitazene"}]
-    assert item["offer"]["usd_per_unit"] == "45.00"
+    assert item["offer"] == {"price": "45.00", "currency": "USD", "usd": "45.00", "usd_per_gram": "45.00"}
     assert item["vendor"] == "fict_vendor_a" and item["market"] == "sandbox-market-a"
     assert item["capture"]["id"] == "cap-1" and len(item["capture"]["sha256"]) == 64
     assert nit_alert.payload["rule"]["id"] == "new-nitazene-listing"
@@ -110,7 +110,7 @@ def test_conditions_on_price_change(tmp_path: Path, world: World) -> None:
                              "    filter: class:nitazene\n    conditions: ['price_drop_pct > 30', 'usd_per_unit_new < 20']\n")
     engine = _engine(tmp_path, world, rules)
     doc = listing_doc(1)
-    world.docs.docs[doc["listing_key"]] = doc
+    world.docs.docs[doc["key"]] = doc
     big = event_for(doc, EventType.PRICE_CHANGED, details={"usd_per_unit_old": "40", "usd_per_unit_new": "18"}, n=1)
     small = event_for(doc, EventType.PRICE_CHANGED, details={"usd_per_unit_old": "20", "usd_per_unit_new": "18"}, n=2)
     rise = event_for(doc, EventType.PRICE_CHANGED, details={"usd_per_unit_old": "10", "usd_per_unit_new": "18"}, n=3)
@@ -129,8 +129,8 @@ def test_watchlist_rule_matches_identifiers(tmp_path: Path, world: World) -> Non
     seen = event_for(doc, EventType.IDENTIFIER_FIRST_SEEN,
                      details={"kind": "btc", "value": "BC1QFICTWATCHED000000000000000000000000000"})
     other = event_for(doc, EventType.IDENTIFIER_FIRST_SEEN, details={"kind": "btc", "value": "bc1qsomeoneelse"}, n=2)
-    doc2 = listing_doc(2) | {"wallets": [{"chain": "BTC", "address": "bc1qfictwatched000000000000000000000000000"}]}
-    world.docs.docs[doc2["listing_key"]] = doc2
+    doc2 = listing_doc(2, wallet="bc1qfictwatched000000000000000000000000000")
+    world.docs.docs[doc2["key"]] = doc2
     listing = event_for(doc2, EventType.NEW)
     out = engine.on_events([seen, other, listing])
     assert sorted(a.event_ids[0] for a in out) == sorted([seen.id, listing.id])

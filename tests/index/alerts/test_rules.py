@@ -47,7 +47,7 @@ def test_full_rule_parses(tmp_path: Path) -> None:
 # (yaml body, expected line, fragment of the message)
 _ERRORS = [
     ("rules:\n  - id: a\n    name: A\n    events: [NEWW]\n", 4, "events.0"),
-    ("rules:\n  - id: a\n    name: A\n    events: [NEW]\n    filter: 'class:(nitazene'\n", 5, "cannot parse filter"),
+    ("rules:\n  - id: a\n    name: A\n    events: [NEW]\n    filter: 'class:(nitazene'\n", 5, "syntax error"),
     ("rules:\n  - id: a\n    name: A\n    events: [NEW]\n    conditions:\n      - 'x > 1'\n      - 'price >> 3'\n",
      7, "compares numbers"),
     ("rules:\n  - id: a\n    name: A\n    events: [NEW]\n    notifiers: [nope]\n", 5, "unknown notifier"),
