@@ -73,6 +73,7 @@ CREATE INDEX IF NOT EXISTS throttle_key ON throttle_log(rule_id, tkey, at);
 CREATE TABLE IF NOT EXISTS suppressed (
     rule_id TEXT NOT NULL, tkey TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (rule_id, tkey)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS search_hits (
     rule_id TEXT NOT NULL, doc_key TEXT NOT NULL, PRIMARY KEY (rule_id, doc_key)
 ) WITHOUT ROWID;
@@ -189,6 +190,19 @@ class AlertDB:
         now = time.time() if now is None else now
         with self.tx() as db:
             return sum(self.insert_alert(db, a, n, now) for a, n in alerts)
+
+    # ------------------------------------------------------------ cursors
+
+    def cursor(self, name: str) -> datetime | None:
+        row = self.conn.execute("SELECT at FROM cursors WHERE name=?", (name,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    @staticmethod
+    def advance_cursor(db: sqlite3.Connection, name: str, at: datetime) -> None:
+        """Move a cursor forward (never back), inside the caller's transaction."""
+        iso = _iso(at)
+        db.execute("INSERT INTO cursors(name, at) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET at=excluded.at "
+                   "WHERE excluded.at > cursors.at", (name, iso))
 
     # ------------------------------------------------------------ outbox
 

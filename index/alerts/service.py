@@ -52,7 +52,10 @@ class AlertService:
         return self.engine.on_events(events)
 
     def start(self, tick_interval: float = 10.0) -> "AlertService":
-        """Delivery workers, plus a ticker that closes digest windows when no events come."""
+        """Catch up on events missed while down, start the delivery workers and a ticker
+        that closes digest windows when no events come."""
+        if self.engine.store is not None and hasattr(self.engine.store, "events"):
+            self.engine.catch_up(self.engine.store)
         self.dispatcher.start()
         self._stop.clear()
 
