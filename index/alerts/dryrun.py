@@ -28,23 +28,17 @@ class DryRun:
     per_rule: dict[str, int]
 
 
-def dry_run(rules: RuleSet, events: Iterable[ChangeEvent], lookup: DocumentLookup | None = None,
-            batch: int = 500) -> DryRun:
+def dry_run(rules: RuleSet, events: Iterable[ChangeEvent], lookup: DocumentLookup | None = None) -> DryRun:
+    """Replay ``events`` in time order through ``rules``; windows close as history's clock passes them."""
     ordered = sorted(events, key=lambda e: (e.at, e.id))
     with tempfile.TemporaryDirectory(prefix="narcwatch-dryrun-") as tmp:
         db = AlertDB(Path(tmp) / "dryrun.sqlite")
-        clock_at = [ordered[0].at if ordered else None]
-        engine = AlertEngine(rules, db, lookup=lookup, event_time=True,
-                             clock=lambda: clock_at[0])  # type: ignore[arg-type,return-value]
+        engine = AlertEngine(rules, db, lookup=lookup, event_time=True)
         alerts: list[Alert] = []
-        for i in range(0, len(ordered), batch):
-            chunk = ordered[i:i + batch]
-            # windows close as history's clock passes them, event by event
-            for ev in chunk:
-                clock_at[0] = ev.at
-                alerts += engine.process(engine.evaluate(ev))
-                engine.stats.events += 1
-                alerts += engine.tick(ev.at)
+        for ev in ordered:
+            engine.stats.events += 1
+            alerts += engine.process(engine.evaluate(ev))
+            alerts += engine.tick(ev.at)
         alerts += engine.flush()
         db.close()
     per: dict[str, int] = {}

@@ -249,11 +249,9 @@ class AlertEngine:
             self._add_member(db, m, gkey)
         return out
 
-    @staticmethod
-    def _add_member(db: Any, m: Match, gkey: str) -> None:
+    def _add_member(self, db: Any, m: Match, gkey: str) -> None:
         db.execute("INSERT OR IGNORE INTO group_members(rule_id, gkey, event_id, at, item) VALUES (?,?,?,?,?)",
-                   (m.rule.id, gkey, m.event_id, m.at, json.dumps(item_from_document(m.doc) | (
-                       {"watchlist_hits": m.watch_hits} if m.watch_hits else {}), default=str)))
+                   (m.rule.id, gkey, m.event_id, m.at, json.dumps(self._item(m), default=str)))
 
     def _close_group(self, db: Any, rule_id: str, gkey: str, closes_at: float) -> Alert | None:
         rows = db.execute("SELECT event_id, item FROM group_members WHERE rule_id=? AND gkey=? ORDER BY at, event_id",

@@ -276,16 +276,18 @@ def load_rule_files(paths: list[Path], notifier_ids: list[str] | None = None) ->
     """Several files as one set; rule ids must be unique across them."""
     out = RuleSet([], [])
     problems: list[Problem] = []
+    first: dict[str, str] = {}
     for p in paths:
         try:
-            out = out + load_rules(p, notifier_ids)
+            rs = load_rules(p, notifier_ids)
         except RulesError as exc:
             problems += exc.problems
-    ids: dict[str, str] = {}
-    for r in out.rules:
-        if r.id in ids:
-            problems.append(Problem(str(paths[-1]), None, r.id, f"rule id also defined in {ids[r.id]}"))
-        ids.setdefault(r.id, "another file")
+            continue
+        for r in rs.rules:
+            if r.id in first:
+                problems.append(Problem(str(p), None, r.id, f"rule id already defined in {first[r.id]}"))
+            first.setdefault(r.id, str(p))
+        out = out + rs
     if problems:
         raise RulesError(problems)
     return out

@@ -4,7 +4,9 @@ Both products accept the same JSON on an incoming-webhook URL (Mattermost ignore
 ``blocks`` and shows ``text``). Neither dedupes, so the idempotency key is also sent as
 a header and in the footer for a proxy or a human to spot repeats.
 
-Config: ``{id, type: slack, url, timeout?: 10, channel?: "#alerts", username?: ...}``.
+Config: ``{id, type: slack, url | url_secret, timeout?: 10, channel?: "#alerts", username?: ...}``.
+An incoming-webhook URL embeds its token: keep it in the secrets store and name it with
+``url_secret``; ``url`` is for a local relay without a token.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ class SlackNotifier(WebhookNotifier):
     def from_config(cls, cfg: dict[str, Any], secrets: Any) -> "SlackNotifier":
         nid = cfg["id"]
         extra = {k: cfg[k] for k in ("channel", "username", "icon_emoji") if cfg.get(k)}
-        return cls(nid, option(cfg, "url", str, nid=nid), timeout=option(cfg, "timeout", float, 10.0, nid=nid),
-                   extra=extra)
+        secret_name = option(cfg, "url_secret", str, None, nid=nid)
+        url = secrets.get(secret_name).get_secret_value() if secret_name else option(cfg, "url", str, nid=nid)
+        return cls(nid, url, timeout=option(cfg, "timeout", float, 10.0, nid=nid), extra=extra)
 
     def body(self, alert: Alert, idempotency_key: str) -> bytes:
         return json.dumps(slack_message(alert, idempotency_key, self._extra)).encode()

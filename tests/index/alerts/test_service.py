@@ -124,3 +124,21 @@ def test_saved_search_alerts_on_new_hits_only(tmp_path: Path) -> None:
     second = runner.run_due(now + 3600)
     assert [a.payload["items"][0]["listing_key"] for a in second] == ["fict-market:3"]
     store.close()
+
+
+def test_slack_url_comes_from_the_secrets_store() -> None:
+    from narcwatch.crawler.secrets import Secrets
+
+    secrets = Secrets(environ={"NARCWATCH_SECRET_OPS_SLACK": "http://127.0.0.1:9/services/T0/B0/fictional"})
+    [n] = build_notifiers([{"id": "chat", "type": "slack", "url_secret": "ops_slack"}], secrets).values()
+    assert n.url.endswith("/services/T0/B0/fictional")  # type: ignore[attr-defined]
+
+
+def test_rule_ids_unique_across_files(tmp_path: Path) -> None:
+    from narcwatch.index.alerts.rules import RulesError, load_rule_files
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("rules:\n  - {id: x, name: X, events: [NEW]}\n")
+    b.write_text("rules:\n  - {id: x, name: X2, events: [NEW]}\n")
+    with pytest.raises(RulesError, match="already defined in .*a.yaml"):
+        load_rule_files([a, b])
