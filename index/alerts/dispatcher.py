@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 class Dispatcher:
     def __init__(self, db: AlertDB, notifiers: Mapping[str, Notifier], *, backoff: Backoff | None = None,
-                 poll_interval: float = 1.0, batch: int = 50, rng: random.Random | None = None):
+                 poll_interval: float = 1.0, batch: int = 20, rng: random.Random | None = None):
         self.db, self.notifiers = db, dict(notifiers)
         self.backoff = backoff or Backoff()
         self.poll_interval, self.batch = poll_interval, batch

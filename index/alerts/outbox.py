@@ -126,7 +126,7 @@ def _iso(dt: datetime | None) -> str | None:
 class AlertDB:
     """Alerts, their lifecycle, delivery rows and the engine's grouping/throttle state."""
 
-    def __init__(self, path: str | Path, *, lease_seconds: float = 60.0):
+    def __init__(self, path: str | Path, *, lease_seconds: float = 300.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lease_seconds = lease_seconds
