@@ -76,3 +76,25 @@ def test_hostile_long_input_is_rejected_fast() -> None:
     # bounded quantifiers: a long run of field characters cannot backtrack for long
     with pytest.raises(ConditionError):
         parse_condition("a" * 399 + "!")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_any_string_parses_or_raises_condition_error(text: str) -> None:
+    try:
+        cond = parse_condition(text)
+    except ConditionError:
+        return
+    assert isinstance(cond.holds(DOC), bool)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=20),
+                                                      st.lists(st.text(max_size=5), max_size=3)), max_size=6))
+def test_conditions_are_total_over_hostile_documents(doc: dict[str, object]) -> None:
+    for text, _ in _HOLDS:
+        assert isinstance(parse_condition(text).holds(doc), bool)

@@ -92,3 +92,26 @@ def test_outage_then_recovery_delivers_each_alert_exactly_once(tmp_path: Path, w
     assert len(smtp.messages) == len(alerts)
     assert any(a.payload.get("digest") for a in alerts)
     assert disp.stats["hook.retry"] > 0 and disp.stats["mail.retry"] > 0
+
+
+def test_a_dead_notifier_does_not_hold_up_the_others(tmp_path: Path, world: World) -> None:
+    from narcwatch.index.alerts.notifiers.files import JsonlNotifier
+
+    dead = WebhookReceiver(SECRET).start()
+    url = dead.url
+    dead.stop()  # connection refused for the whole test
+    db = AlertDB(tmp_path / "outbox.sqlite")
+    notifiers = {"hook": WebhookNotifier("hook", url, secret=SECRET, timeout=2),
+                 "audit": JsonlNotifier("audit", tmp_path / "audit.jsonl")}
+    disp = Dispatcher(db, notifiers, backoff=Backoff(base=0.05, cap=0.2), poll_interval=0.05).start()
+    engine = AlertEngine(load_rules(DEFAULT_RULES), db, lookup=world.docs, notifiers=list(notifiers),
+                         clock=lambda: world.clock, on_enqueue=disp.wake)
+    try:
+        fired = [a for n in range(10) for a in engine.on_events([world.new_listing(n, vendor=f"v{n}")])]
+        assert _wait(lambda: len(db.deliveries(state="delivered")) == len(fired))
+    finally:
+        disp.stop()
+    assert {d.notifier for d in db.deliveries(state="delivered")} == {"audit"}
+    assert len(db.deliveries(state="pending")) == len(fired)  # kept for when the hook comes back
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == len(fired) == 10

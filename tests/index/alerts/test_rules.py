@@ -95,3 +95,8 @@ def test_durations(text: str | int, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_example_rules_load() -> None:
+    rs = load_rules(DEFAULT_RULES.with_name("example_rules.yaml"))
+    assert len(rs.rules) == 5 and [r.id for r in rs.scheduled] == ["isotonitazene-saved-search"]
