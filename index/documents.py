@@ -8,6 +8,7 @@ Money stays ``Decimal`` here; backends index a float copy for ranges and sorting
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -17,7 +18,7 @@ from narcwatch.crawler.models import Listing, Post, VendorProfile
 from narcwatch.extract.models import Extraction, IdentifierKind, Offer
 from narcwatch.index.models import ChangeEvent
 
-__all__ = ["MASS_UNITS", "event_document", "iso", "item_document", "jsonable", "parse_iso", "stable_id"]
+__all__ = ["MASS_UNITS", "dumps", "event_document", "iso", "item_document", "jsonable", "parse_iso", "stable_id"]
 
 #: grams per unit, for USD per gram from a mass quantity.
 MASS_UNITS: dict[str, Decimal] = {
@@ -49,6 +50,21 @@ def parse_iso(s: str | None) -> datetime | None:
     except ValueError:
         return None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def dumps(v: Any) -> str:
+    """JSON with Decimal as string and datetimes as ``iso``: one pass, no copy of the document."""
+    return json.dumps(v, default=_default, separators=(",", ":"))
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return iso(v)
+    if isinstance(v, (set, frozenset, tuple)):
+        return list(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
 def jsonable(v: Any) -> Any:

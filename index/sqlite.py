@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from narcwatch.index.changes import Known, Plan, plan, removal_event
-from narcwatch.index.documents import iso, jsonable
+from narcwatch.index.documents import dumps, iso
 from narcwatch.index.models import Alert, ChangeEvent
-from narcwatch.index.query import ParsedQuery, parse
+from narcwatch.index.query import And, ParsedQuery, Text, parse
 from narcwatch.index.results import (
     HL_END, HL_START, FacetCount, ListingHistory, SearchHit, SearchResult, Trends, VendorReport, parse_sort,
 )
@@ -207,7 +207,7 @@ class SqliteStore:
                          _lc(d["category"]), _lc(d["currency"]), d["url"].lower(), _lc(d["capture_id"]),
                          d["title"] or "", d["text"] or "", _f(d["price"]), _f(d["price_usd"]),
                          _f(d["usd_per_gram"]), _f(d["usd_per_unit"]), int(d["available"]), int(d["novel"]),
-                         d["crawl_id"], d["first_seen"], d["last_seen"], json.dumps(jsonable(d))))
+                         d["crawl_id"], d["first_seen"], d["last_seen"], dumps(d)))
         db.executemany(
             """INSERT INTO docs (key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc, capture_lc,
                    title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, removed, missed,
@@ -235,7 +235,7 @@ class SqliteStore:
                    usd_per_unit, available, vendor_lc, capture_id, capture_sha256, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [(s["id"], s["key"], s["crawl_id"], s["seen_at"], None if s["price"] is None else str(s["price"]),
               s["currency"], _f(s["usd_per_gram"]), _f(s["usd_per_unit"]), int(s["available"]), _lc(s["vendor"]) if s["type"] == "listing" else None,
-              s["capture_id"], s["capture_sha256"], json.dumps(jsonable(s))) for s in p.snapshots])
+              s["capture_id"], s["capture_sha256"], dumps(s)) for s in p.snapshots])
         db.executemany(
             """INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
                VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(handle_lc, source) DO UPDATE SET
@@ -258,7 +258,7 @@ class SqliteStore:
             """INSERT OR IGNORE INTO events (id, type, at, source, listing_key, vendor, capture_id, capture_sha256, details)
                VALUES (?,?,?,?,?,?,?,?,?)""",
             [(e.id, e.type.value, iso(e.at), e.source, e.listing_key, e.vendor, e.capture_id, e.capture_sha256,
-              json.dumps(jsonable(e.details))) for e in events])
+              dumps(e.details)) for e in events])
 
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
@@ -341,9 +341,15 @@ class SqliteStore:
         db = self._db
         join, jparams, order = "", [], ""  # type: ignore[var-annotated]
         rank_expr = " OR ".join(fts_expression(t) for t in texts)
+        base = "docs d"
         if field == "relevance" and texts:
-            join = ("LEFT JOIN (SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts "
-                    "WHERE docs_fts MATCH ?) r ON r.rrid = d.rid")
+            ranked = ("(SELECT rowid AS rrid, bm25(docs_fts, 4.0, 1.0) AS score FROM docs_fts "
+                      "WHERE docs_fts MATCH ?) r")
+            root = pq.root
+            if isinstance(root, Text) or (isinstance(root, And) and any(isinstance(c, Text) for c in root.items)):
+                base, join = f"{ranked} JOIN docs d ON d.rid = r.rrid", " "  # text is required: drive from FTS
+            else:
+                join = f"LEFT JOIN {ranked} ON r.rrid = d.rid"
             jparams = [rank_expr]
             order = "ORDER BY r.score IS NULL, r.score, d.key"
         elif field == "relevance":
@@ -353,7 +359,7 @@ class SqliteStore:
             order = f"ORDER BY d.{col} IS NULL, d.{col} {'DESC' if desc else 'ASC'}, d.key"
         limit = max(0, min(int(limit), 10_000))
         with self._lock:
-            rows = db.execute(f"SELECT d.rid, d.key, d.doc, {'r.score' if join else 'NULL'} FROM docs d {join} "
+            rows = db.execute(f"SELECT d.rid, d.key, d.doc, {'r.score' if join else 'NULL'} FROM {base} {join} "
                               f"WHERE {where} {order} LIMIT ? OFFSET ?",
                               [*jparams, *params, limit, max(0, int(offset))]).fetchall()
             total = int(db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])

@@ -85,6 +85,14 @@ def _sqlite(tmp_path: Path) -> Any:
     return SqliteStore(tmp_path / "store.sqlite")
 
 
+def _search_engine() -> Any:
+    try:
+        from narcwatch.index.search_engine import SearchEngineStore
+    except ImportError:
+        pytest.skip("the Elasticsearch/OpenSearch backend (index/search_engine.py) has not landed yet")
+    return SearchEngineStore
+
+
 @pytest.fixture(scope="session")
 def osmem() -> Iterator[Any]:
     try:
@@ -103,7 +111,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if kind == "sqlite":
         s = _sqlite(tmp_path)
     elif kind == "osmem":
-        from narcwatch.index.search_engine import SearchEngineStore
+        SearchEngineStore = _search_engine()
 
         clone = request.getfixturevalue("osmem").clone()
         request.addfinalizer(clone.close)
@@ -112,8 +120,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         url = os.environ.get("NARCWATCH_ES_URL")
         if not url:
             pytest.skip("NARCWATCH_ES_URL not set: no real Elasticsearch to test against")
-        from narcwatch.index.search_engine import SearchEngineStore
-
+        SearchEngineStore = _search_engine()
         s = SearchEngineStore.connect("elasticsearch", url, prefix=f"nwtest{uuid.uuid4().hex[:8]}")
         request.addfinalizer(s.drop_all)
     yield s
