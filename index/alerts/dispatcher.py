@@ -46,27 +46,34 @@ class Dispatcher:
         return sum(self._round(nid, now) for nid in ids)
 
     def _round(self, nid: str, now: float | None = None) -> int:
+        """Send due rows oldest first; acknowledged rows are recorded together at the end of
+        the round (a crash before that re-sends them, and receivers drop the repeats on the
+        idempotency key), so a burst costs one fsync, not one per alert."""
         notifier = self.notifiers[nid]
         rows = self.db.claim(self.batch, now=now, notifiers=[nid])
-        delivered = 0
-        for i, row in enumerate(rows):
-            alert = self.db.alert(row.alert_id)
-            if alert is None:  # cannot happen with the one-transaction write; be total anyway
-                self.db.mark_failed(row.id, "alert row missing", retry_at=None)
-                continue
-            try:
-                notifier.send(alert, row.idem_key)
-            except DeliveryError as exc:
-                self._failed(row, str(exc), exc.retryable, rows[i + 1:])
-                break
-            except Exception as exc:  # noqa: BLE001 - a notifier bug must not kill the worker; the row is kept
-                log.exception("notifier %s raised on %s", nid, row.alert_id)
-                self._failed(row, f"{type(exc).__name__}: {exc}", True, rows[i + 1:])
-                break
-            self.db.mark_delivered(row.id)
-            self.stats[f"{nid}.delivered"] += 1
-            delivered += 1
-        return delivered
+        alerts = self.db.alerts_by_id([r.alert_id for r in rows]) if rows else {}
+        done: list[int] = []
+        try:
+            for i, row in enumerate(rows):
+                alert = alerts.get(row.alert_id)
+                if alert is None:  # cannot happen with the one-transaction write; be total anyway
+                    self.db.mark_failed(row.id, "alert row missing", retry_at=None)
+                    continue
+                try:
+                    notifier.send(alert, row.idem_key)
+                except DeliveryError as exc:
+                    self._failed(row, str(exc), exc.retryable, rows[i + 1:])
+                    break
+                except Exception as exc:  # noqa: BLE001 - a notifier bug must not kill the worker; the row is kept
+                    log.exception("notifier %s raised on %s", nid, row.alert_id)
+                    self._failed(row, f"{type(exc).__name__}: {exc}", True, rows[i + 1:])
+                    break
+                done.append(row.id)
+        finally:
+            if done:
+                self.db.mark_delivered_many(done)
+                self.stats[f"{nid}.delivered"] += len(done)
+        return len(done)
 
     def _failed(self, row: Delivery, error: str, retryable: bool, rest: list[Delivery]) -> None:
         nid = row.notifier

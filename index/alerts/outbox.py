@@ -225,9 +225,14 @@ class AlertDB:
         return [self._delivery(r) for r in rows]
 
     def mark_delivered(self, delivery_id: int, now: float | None = None) -> None:
+        self.mark_delivered_many([delivery_id], now)
+
+    def mark_delivered_many(self, delivery_ids: Sequence[int], now: float | None = None) -> None:
+        """Record acknowledged deliveries in one transaction (one fsync for a whole round)."""
+        now = time.time() if now is None else now
         with self.tx() as db:
-            db.execute("UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1, "
-                       "lease_until=0, last_error=NULL WHERE id=?", (time.time() if now is None else now, delivery_id))
+            db.executemany("UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1, "
+                           "lease_until=0, last_error=NULL WHERE id=?", [(now, i) for i in delivery_ids])
 
     def mark_failed(self, delivery_id: int, error: str, *, retry_at: float | None, count_attempt: bool = True) -> None:
         """Reschedule (``retry_at``) or, with ``retry_at=None``, give up: state ``dead``."""
@@ -275,6 +280,14 @@ class AlertDB:
                         r["next_at"], r["last_error"], r["created_at"], r["delivered_at"])
 
     # ------------------------------------------------------------ alerts and lifecycle
+
+    def alerts_by_id(self, ids: Sequence[str]) -> dict[str, Alert]:
+        out: dict[str, Alert] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i:i + 500])
+            rows = self.conn.execute(f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update((r["id"], self._alert(r)) for r in rows)
+        return out
 
     def alert(self, alert_id: str) -> Alert | None:
         row = self.conn.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()

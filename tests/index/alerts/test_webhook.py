@@ -117,3 +117,27 @@ def test_slack_compatible_message(tmp_path: Path, world: World) -> None:
         assert json.dumps(got.body["blocks"]).count("<http") == 0
     finally:
         r.stop()
+
+
+def test_crash_after_send_before_commit_is_deduped_by_the_receiver(tmp_path: Path, world: World,
+                                                                    receiver: WebhookReceiver) -> None:
+    engine = _engine(tmp_path, world, ["hook"])
+    [alert] = engine.on_events([world.new_listing(1)])
+    notifier = WebhookNotifier("hook", receiver.url, secret=SECRET)
+
+    class Crash(Exception):
+        pass
+
+    def crash(*a: object, **k: object) -> None:
+        raise Crash("process killed between the 2xx and the commit")
+
+    dying = Dispatcher(engine.db, {"hook": notifier})
+    engine.db.mark_delivered_many = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        dying.run_once()
+    del engine.db.mark_delivered_many  # the restarted process has a working database again
+    assert [d.state for d in engine.db.deliveries()] == ["pending"]  # never marked without the commit
+    # after the lease runs out another dispatcher sends it again, with the same key
+    assert Dispatcher(engine.db, {"hook": notifier}).run_once(now=time.time() + engine.db.lease_seconds + 1) == 1
+    assert len(receiver.received) == 2 and list(receiver.by_key) == [engine.db.deliveries()[0].idem_key]
+    assert {r.body["alert"]["id"] for r in receiver.received} == {alert.id}
