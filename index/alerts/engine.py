@@ -150,7 +150,7 @@ class AlertEngine:
             matches += self.evaluate(ev)
         latest = max((ev.at for ev in events), default=None)
         alerts = self.process(matches, seen_until=latest)
-        alerts += self.tick()
+        alerts += self.tick(latest if self.event_time else None)
         return alerts
 
     def catch_up(self, store: Any, *, margin: timedelta = timedelta(hours=1), limit: int = 100_000) -> list[Alert]:
