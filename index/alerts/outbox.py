@@ -29,6 +29,7 @@ from narcwatch.index.models import Alert, AlertStatus
 
 __all__ = ["AlertDB", "Backoff", "Delivery", "DeliveryState", "idempotency_key"]
 
+SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -133,7 +134,11 @@ class AlertDB:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has alert schema v{version}; this narcwatch knows up to v{SCHEMA_VERSION}")
         self.conn.executescript(_SCHEMA)  # executescript commits on its own: not inside tx()
+        self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------ connections
 

@@ -113,6 +113,15 @@ def _set_status(ctx: typer.Context, alert_id: str, status: str, by: str) -> None
         alert = db.set_status(full, AlertStatus(status), by)
     except (KeyError, ValueError) as exc:
         fail(str(exc).strip('"'))
+    st = state(ctx)
+    if st.config.store.backend != "sqlite" or st.data.store.exists():
+        from narcwatch.index import open_store
+
+        store = open_store(st.config.store, st.data)  # the dashboard reads alerts from the store
+        try:
+            store.save_alerts([alert])
+        finally:
+            store.close()
     console.print(f"{alert.id} {alert.status.value} by {alert.status_by} at {alert.status_at:%Y-%m-%d %H:%M:%S} UTC",
                   highlight=False, markup=False)
 

@@ -103,3 +103,20 @@ def test_rules_test_over_the_stored_history(data_dir: Path) -> None:
     assert code == 0, out
     assert "new-nitazene-listing: 1" in out and "new-fentanyl-analogue-listing: 1" in out
     assert "precursor-offer: 0" in out
+
+
+def test_status_change_is_mirrored_to_the_store(data_dir: Path, world: World) -> None:
+    from narcwatch.index.sqlite import SqliteStore
+
+    store = SqliteStore(DataDir.at(data_dir).store)
+    db = AlertDB(DataDir.at(data_dir).outbox)
+    engine = AlertEngine(load_rules(DEFAULT_RULES), db, lookup=world.docs, clock=lambda: world.clock, store=store)
+    [alert] = engine.on_events([world.new_listing(1)])
+    db.close()
+    store.close()
+    code, out = _run(data_dir, "alerts", "dismiss", alert.id, "--by", "analyst.m")
+    assert code == 0, out
+    store = SqliteStore(DataDir.at(data_dir).store)
+    [mirrored] = store.alerts()
+    assert mirrored.status.value == "dismissed" and mirrored.status_by == "analyst.m"
+    store.close()
