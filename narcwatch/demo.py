@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from narcwatch.crawler.config import Config, TorConfig
+import time
+
+from narcwatch.crawler.config import Config, NotifierConfig, TorConfig
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import CrawlResult, crawl_source
 from narcwatch.crawler.spool import Spool
 from narcwatch.index import open_store
+from narcwatch.index.alerts.documents import StoreDocuments
+from narcwatch.index.alerts.service import AlertService
 from narcwatch.ingest import Ingestor
 from narcwatch.sandbox import SandboxServer, World
 
@@ -33,6 +37,7 @@ class DemoSummary:
     alerts: int = 0
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
     ingest_rejected: int = 0
+    pending_deliveries: int = 0
     dashboard_url: str | None = None
 
     @property
@@ -46,6 +51,9 @@ def demo_config(server: SandboxServer, data: DataDir) -> Config:
         data_dir=data.root,
         tor=TorConfig(socks_url=server.socks_url, control=None),
         sources=[s.as_source() for s in server.sources],
+        # The shipped default rules deliver to a JSONL file in the data dir: an audit
+        # trail of what would have gone to a webhook or mail desk.
+        notifiers=[NotifierConfig(id="demo-jsonl", type="jsonl", path="alerts.jsonl")],
     )
 
 
@@ -68,12 +76,39 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
     finally:
         if own_server:
             server.stop()
-    progress("extracting and indexing ...")
+    progress("extracting, indexing and evaluating alert rules ...")
     store = open_store(config.store, data)
-    with Spool(data.spool) as spool:
-        ingestor = Ingestor(spool, store)
-        stats = ingestor.drain()
+    alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
+    try:
+        with Spool(data.spool) as spool:
+            stats = Ingestor(spool, store, on_events=alerts.on_events).drain()
+        alerts.engine.flush()  # close digest windows: the demo ends now, not in an hour
+        _wait_delivered(alerts, timeout=30.0)
+        summary.alerts_by_rule = _alerts_by_rule(alerts)
+        summary.alerts = sum(summary.alerts_by_rule.values())
+        summary.pending_deliveries = sum(n for (_, state), n in alerts.db.delivery_counts().items()
+                                         if state != "delivered")
+    finally:
+        alerts.stop()
     summary.ingest_rejected = stats.rejected
     summary.counts = store.counts()
     store.close()
     return summary
+
+
+def _wait_delivered(alerts: AlertService, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(state in ("pending", "leased") for (_, state) in alerts.db.delivery_counts()):
+            return
+        time.sleep(0.05)
+
+
+def _alerts_by_rule(alerts: AlertService) -> dict[str, int]:
+    out: dict[str, int] = {}
+    after = 0
+    while batch := alerts.db.alerts(after_seq=after, limit=1000, newest_first=False):
+        for seq, alert in batch:
+            out[alert.rule_id] = out.get(alert.rule_id, 0) + 1
+            after = seq
+    return out
