@@ -181,3 +181,9 @@ def test_slow_and_throttled_responses_carry_their_delay(spec: str, delay: float)
     site = s.site("velvet-market")
     req = Request("GET", "/", "/", {}, {}, b"", ("127.0.0.1", 1), "x", 1)
     assert site(req).delay == pytest.approx(delay)
+
+
+def test_queue_only_in_front_of_onion_sites() -> None:
+    with _server("queue,queue_seconds=30") as s:
+        assert fetch(s, s.source("velvet-market").base_url).status == 503
+        assert fetch(s, s.source("lotus-chem").base_url).status == 200
