@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from narcwatch.sandbox.clock import at
 from narcwatch.sandbox.http import Request, Response, html
 from narcwatch.sandbox.sites._base import Site, esc
-from narcwatch.sandbox.social import SUBFORUMS, ForumPost, Thread
+from narcwatch.sandbox.social import SUBFORUMS, ForumPost
 
 __all__ = ["Forum"]
 
