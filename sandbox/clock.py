@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["EPOCH", "Clock"]
+__all__ = ["EPOCH", "Clock", "at"]
 
 EPOCH = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -43,4 +43,5 @@ class Clock:
 
 
 def at(hours: float) -> datetime:
-    return EPOCH + timedelta(hours=hours)
+    """The moment of simulated ``hours``, to the whole second (pages never show fractions)."""
+    return EPOCH + timedelta(seconds=round(hours * 3600))

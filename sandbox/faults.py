@@ -108,8 +108,10 @@ class FaultEngine:
         with self._lock:
             self.fired[(source, fault)] += 1
 
-    def before(self, source: str, req: Request) -> Response | None:
-        """A response that replaces the page (429, 5xx, drop, queue), or None."""
+    def before(self, source: str, req: Request, onion: bool = True) -> Response | None:
+        """A response that replaces the page (429, 5xx, drop, queue), or None.
+
+        The DDoS-guard queue only stands in front of onion sites (``onion``)."""
         c = self.config
         if not self.applies(source):
             return None
@@ -127,7 +129,7 @@ class FaultEngine:
             self.fire(source, "error_burst")
             return html(f"<html><body><h1>{c.error_status} Service Unavailable</h1><p>upstream error</p></body></html>",
                         c.error_status)
-        if c.queue:
+        if c.queue and onion:
             token = req.cookies.get("dcap")
             now = time.monotonic()
             with self._lock:

@@ -112,10 +112,12 @@ class Listings:
     def __init__(self, world: World) -> None:
         self.w = world
         self.seed = world.seed
+        # Per-instance caches (a cache on the method would be shared by every world).
+        self.get = lru_cache(maxsize=65536)(self._get)
+        self._perm = lru_cache(maxsize=8192)(self._perm_impl)
 
     # -- layout -----------------------------------------------------------------------------
-    @lru_cache(maxsize=8192)
-    def _perm(self, market: str, block: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _perm_impl(self, market: str, block: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         slots = list(range(BLOCK))
         rng(self.seed, "block", market, block).shuffle(slots)
         inv = [0] * BLOCK
@@ -171,8 +173,7 @@ class Listings:
         return j if self.site_id(market, j) == site_id else None
 
     # -- content ------------------------------------------------------------------------------
-    @lru_cache(maxsize=65536)
-    def get(self, market: str, j: int) -> ListingData | None:
+    def _get(self, market: str, j: int) -> ListingData | None:
         m = self.w.markets[market]
         cat, k = self.category_of(market, j)
         sellers = self.w.sellers(market, cat)

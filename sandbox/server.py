@@ -62,13 +62,15 @@ class SandboxServer:
     """Serve ``world`` with ``faults``; use as a context manager or ``start()``/``stop()``."""
 
     def __init__(self, world: World, faults: FaultConfig | None = None, *, clock: Clock | None = None,
-                 require_login: bool = False, port: int = 0, socks_port: int = 0, grace: float = 0.5) -> None:
+                 require_login: bool = False, port: int = 0, socks_port: int = 0, grace: float = 0.5,
+                 enforce_proxy: bool = True) -> None:
         self.world = world
         self.faults = FaultEngine(faults or FaultConfig())
         self.clock = clock or Clock()
         self.require_login = require_login
         self._want_port, self._want_socks = port, socks_port
         self._grace = grace
+        self.enforce_proxy = enforce_proxy  # False only for benchmarks that fetch onion pages by Host header
         self.sites: list[Site] = [cls(world, self.clock, self.faults, require_login=require_login) for cls in SITE_CLASSES]
         self._onion_sites: dict[str, Site] = {}
         self._listeners: list[HttpListener] = []
@@ -132,7 +134,8 @@ class SandboxServer:
 
     async def _astart(self) -> None:
         latency = 0.0  # per-response latency comes from FaultConfig.throttle_seconds
-        onion = HttpListener(self._route_onion, "onion", on_accept=self._check_onion_peer, latency=latency)
+        check = self._check_onion_peer if self.enforce_proxy else None
+        onion = HttpListener(self._route_onion, "onion", on_accept=check, latency=latency)
         await onion.start()
         self.onion_listener = onion
         self._listeners.append(onion)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from narcwatch.sandbox import lexicon
@@ -191,6 +191,8 @@ class World:
         self.persons: list[Person] = []
         self._accounts: dict[str, list[Account]] = {m: [] for m in self.markets}
         self._by_cat: dict[tuple[str, str], list[Account]] = {}
+        self._handles: dict[tuple[str, str], list[Account]] = {}
+        self._taken: set[tuple[str, str]] = set()
         self._build_people()
 
     # -- people -----------------------------------------------------------------------------
@@ -203,7 +205,7 @@ class World:
         for p in range(n_persons):
             r = rng(self.seed, "person", p)
             home = r.choices(market_ids, shares)[0]
-            handle = self._handle(r, home)
+            handle = self._unique(home, self._handle(r, home))
             person = Person(p, self.seed, handle)
             primary = r.choices(cats, weights)[0]
             mine = (primary,) if r.random() < 0.6 else tuple(dict.fromkeys([primary, r.choices(cats, weights)[0]]))
@@ -214,17 +216,19 @@ class World:
                 when = 24 + r.random() * 400
                 via = "migrated-pgp" if r.random() < 0.7 else "migrated-wallet"
                 person.accounts.append(Account(f"{home}:{p}", home, handle, p, mine, joined=joined, active_until=when))
-                new = self._handle(r, other)
+                new = self._unique(other, self._handle(r, other))
                 person.accounts.append(Account(f"{other}:{p}m", other, new, p, mine, active_from=when, joined=when, via=via))
             else:
                 person.accounts.append(Account(f"{home}:{p}", home, handle, p, mine, joined=joined))
                 if roll > 0.75 and len(market_ids) > 1:  # cross-listed under the same or a similar handle
                     other = r.choice([m for m in market_ids if m != home])
                     h2 = handle if r.random() < 0.5 else f"{handle}{r.choice(['_official', 'Shop', '2', '_EU'])}"
+                    h2 = self._unique(other, h2)
                     person.accounts.append(Account(f"{other}:{p}x", other, h2, p, mine, joined=joined / 2, via="cross-listed"))
             self.persons.append(person)
             for acc in person.accounts:
                 self._accounts[acc.market].append(acc)
+                self._handles.setdefault((acc.market, acc.handle), []).append(acc)
                 for c in acc.categories:
                     self._by_cat.setdefault((acc.market, c), []).append(acc)
         for mid in market_ids:  # every category of every market has at least one seller
@@ -251,13 +255,21 @@ class World:
             return f"{a}{n}{r.randint(1, 99)}"
         return f"{n.capitalize()}{a.capitalize()}"
 
+    def _unique(self, market: str, handle: str) -> str:
+        """Handles are unique per market (the site addresses vendors by handle)."""
+        out, n = handle, 1
+        while (market, out) in self._taken:
+            n += 1
+            out = f"{handle}{n}"
+        self._taken.add((market, out))
+        return out
+
     def accounts(self, market: str) -> list[Account]:
         return self._accounts[market]
 
     def sellers(self, market: str, category: str) -> list[Account]:
         return self._by_cat.get((market, category), [])
 
-    @lru_cache(maxsize=None)
     def account(self, account_id: str) -> Account:
         market = account_id.split(":", 1)[0]
         for acc in self._accounts.get(market, []):
@@ -266,10 +278,9 @@ class World:
         raise KeyError(f"unknown account {account_id!r}")
 
     def account_by_handle(self, market: str, handle: str) -> Account | None:
-        for acc in self._accounts.get(market, []):
-            if acc.handle == handle:
-                return acc
-        return None
+        """The account showing ``handle`` on ``market`` (the active one if a handle was reused)."""
+        found = self._handles.get((market, handle))
+        return found[-1] if found else None
 
     def person_of(self, acc: Account) -> Person:
         return self.persons[acc.person]

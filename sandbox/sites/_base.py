@@ -72,7 +72,7 @@ class Site:
 
     # -- request path ------------------------------------------------------------------------
     def __call__(self, req: Request) -> Response:
-        early = self.faults.before(self.id, req)
+        early = self.faults.before(self.id, req, onion=self.network == "tor")
         if early is not None:
             return early
         resp = self.route(req)
