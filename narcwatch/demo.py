@@ -22,6 +22,7 @@ from narcwatch.index.alerts.documents import StoreDocuments
 from narcwatch.index.alerts.service import AlertService
 from narcwatch.ingest import Ingestor
 from narcwatch.sandbox import SandboxServer, World
+from narcwatch.spiders.profile import ProfileRegistry
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -66,7 +67,14 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
         server.start()
     try:
         config = demo_config(server, data)
+        profiles = ProfileRegistry(config.profiles_dirs)
         for source in config.sources:
+            if source.profile not in profiles:
+                summary.sources.append({"id": source.id, "kind": source.kind.value, "network": source.network.value,
+                                        "url": source.start_urls[0], "pages": 0, "items": 0, "complete": False,
+                                        "errors": {"no_profile": 1},
+                                        "health": [f"no site profile {source.profile!r} yet; not crawled"]})
+                continue
             progress(f"crawling {source.id} ({source.network.value}) ...")
             result = crawl_source(source, config, data, proxy_url=server.socks_url)
             summary.crawls.append(result)

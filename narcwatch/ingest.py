@@ -10,6 +10,7 @@ cursor, so a crash between the store write and the alert step loses nothing.
 from __future__ import annotations
 
 import logging
+import time
 import threading
 
 from collections.abc import Callable, Sequence
@@ -146,3 +147,45 @@ def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) 
     return store.ingest([(item, _extract(item)) for item in items])
 
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m narcwatch.ingest [--config FILE] [--data-dir DIR] [--idle SECONDS]``:
+    run the ingest worker (and alert evaluation) until the spool has been idle that long."""
+    import argparse
+
+    from narcwatch.crawler.config import load_config
+    from narcwatch.crawler.paths import DataDir
+    from narcwatch.index import open_store
+    from narcwatch.index.alerts.documents import StoreDocuments
+    from narcwatch.index.alerts.service import AlertService
+
+    ap = argparse.ArgumentParser(prog="python -m narcwatch.ingest")
+    ap.add_argument("--config")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--idle", type=float, default=2.0, help="exit after the spool was empty this long")
+    args = ap.parse_args(argv)
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    config = load_config(args.config, **overrides)
+    data = DataDir.at(config.data_dir)
+    store = open_store(config.store, data)
+    alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
+    try:
+        with Spool(data.spool) as spool:
+            ingestor = Ingestor(spool, store, on_events=alerts.on_events)
+            idle_since = time.monotonic()
+            while time.monotonic() - idle_since < args.idle:
+                if ingestor.run_once():
+                    idle_since = time.monotonic()
+                else:
+                    time.sleep(0.1)
+    finally:
+        alerts.stop()
+        store.close()
+    print(f"ingested {ingestor.stats.items} items, {ingestor.stats.events} events, "
+          f"{ingestor.stats.rejected} rejected", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -145,6 +145,14 @@ class Listings:
             k += sum(1 for r in range(lexicon.CATEGORY_SLOTS[cat]) if inv[_START[cat] + r] < rest)
         return k
 
+    def category_bound(self, market: str, cat: str, hours: float) -> int:
+        """k slots of ``cat`` to enumerate for paging: every slot of the partly filled last
+        block, not just the first ``category_upper`` of them (which slots of that block are
+        created is decided by the block's shuffle, so they are not the first ones);
+        ``visible()`` drops the ones not created yet."""
+        full, rest = divmod(self.w.markets[market].created_count(hours), BLOCK)
+        return (full + (1 if rest else 0)) * lexicon.CATEGORY_SLOTS[cat]
+
     # -- ids ----------------------------------------------------------------------------------
     def site_id(self, market: str, j: int) -> str:
         style = self.w.markets[market].style
@@ -272,7 +280,7 @@ class Listings:
 
     def category_page(self, market: str, cat: str, page: int, per_page: int, hours: float) -> tuple[list[ListingData], int]:
         """Visible listings on ``page`` (0-based) of a category, and the number of pages."""
-        upper = self.category_upper(market, cat, hours)
+        upper = self.category_bound(market, cat, hours)
         pages = max(1, math.ceil(upper / per_page))
         out = []
         for k in range(page * per_page, min(upper, (page + 1) * per_page)):
@@ -299,7 +307,7 @@ class Listings:
             if acc not in sellers:
                 continue
             i, n = sellers.index(acc), len(sellers)
-            upper = self.category_upper(acc.market, cat, hours)
+            upper = self.category_bound(acc.market, cat, hours)
             count = max(0, math.ceil((upper - i) / n))
             slots.append((cat, i, count))
         total = sum(c for _, _, c in slots)

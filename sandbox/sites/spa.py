@@ -93,7 +93,7 @@ class SpaMarket(Site):
             cat = req.query.get("cat", "")
             if cat and cat not in lexicon.CATEGORY_SLOTS:
                 return _json({"error": f"unknown category; valid: {sorted(lexicon.CATEGORY_SLOTS)}"}, 400)
-            upper = ls.category_upper(self.id, cat, h) if cat else self.world.markets[self.id].created_count(h)
+            upper = ls.category_bound(self.id, cat, h) if cat else self.world.markets[self.id].created_count(h)
             items, pos = [], cursor
             while pos < upper and len(items) < limit:
                 j = ls.index_of(self.id, cat, pos) if cat else pos
