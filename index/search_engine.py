@@ -407,6 +407,32 @@ class SearchEngineStore:
                 exists_ok=True)])
         return events
 
+    def mark_seen(self, seen: Sequence[tuple[str, str, datetime]]) -> int:
+        """Listings a recrawl saw unchanged (no refetch): present for removal, no snapshot."""
+        if not seen:
+            return 0
+        latest: dict[str, tuple[str, str]] = {}
+        for key, crawl_id, at in seen:
+            if key not in latest or iso(at) > latest[key][1]:
+                latest[key] = (crawl_id, iso(at))
+        keys = sorted(latest)
+        actions: list[Action] = []
+        with self._lock:
+            for key, got in zip(keys, self.client.mget([{"_index": self.alias("listings"), "_id": doc_id(k)}
+                                                        for k in keys])):
+                if not got.get("found") or got["_source"].get("removed"):
+                    continue
+                src = got["_source"]
+                crawl_id, at = latest[key]
+                d = dict(src["doc"])
+                if (d.get("last_seen") or "") > at:
+                    continue  # a replay of an older sighting never moves the listing back
+                d["last_seen"] = at
+                actions.append(Action("index", self.alias("listings"), doc_id(key),
+                                      item_source(d, removed=False, missed=0, last_crawl=crawl_id)))
+            self._bulk(actions)
+        return len(actions)
+
     # --- reads -----------------------------------------------------------------------
 
     def _scan(self, index: str, query: dict[str, Any], sort: list[dict[str, Any]],
