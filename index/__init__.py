@@ -1,1 +1,29 @@
-"""The store: interface, backends, query language, change detection, alert rules."""
+"""The store: interface, backends, query language, change detection.
+
+``open_store(config, data_dir)`` is the one way to get a ``Store``; the query language is
+``narcwatch.index.query`` (``parse``, ``matches``, ``QueryError``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from narcwatch.crawler.config import StoreConfig
+    from narcwatch.crawler.paths import DataDir
+    from narcwatch.index.store import Store
+
+__all__ = ["open_store"]
+
+
+def open_store(config: "StoreConfig", data_dir: "DataDir") -> "Store":
+    """SQLite in the data directory by default; Elasticsearch/OpenSearch at ``config.url``."""
+    if config.backend == "sqlite":
+        from narcwatch.index.sqlite import SqliteStore
+
+        return SqliteStore(data_dir.store)
+    if not config.url:
+        raise ValueError(f"store.backend {config.backend!r} needs store.url (e.g. http://127.0.0.1:9200)")
+    from narcwatch.index.search_engine import SearchEngineStore
+
+    return SearchEngineStore.connect(config.backend, config.url, prefix=config.index_prefix)

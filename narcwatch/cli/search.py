@@ -2,23 +2,132 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from narcwatch.cli._common import not_available
+from narcwatch.cli._common import console, fail, state
+
+_MARK = {"\ue000": "[bold yellow]", "\ue001": "[/bold yellow]"}
+
+
+def _store(ctx: typer.Context) -> Any:
+    from narcwatch.index import open_store
+
+    st = state(ctx)
+    try:
+        return open_store(st.config.store, st.data)
+    except (ValueError, OSError) as exc:
+        fail(f"cannot open the store: {exc}")
+
+
+def _hl(text: str) -> str:
+    from rich.markup import escape
+
+    out = escape(text)
+    for k, v in _MARK.items():
+        out = out.replace(k, v)
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="Search listings, posts and vendors with the query language.")
-    def search(ctx: typer.Context, query: Annotated[str, typer.Argument(help="Query string, e.g. 'class:nitazene AND usd_per_gram:<50'.")]) -> None:
-        not_available("search (issue: Index and search)")
+    @app.command(help="Search listings and posts with the query language, e.g. 'class:nitazene AND usd_per_gram:<50'.")
+    def search(ctx: typer.Context,
+               query: Annotated[str, typer.Argument(help="Query string, e.g. 'class:nitazene AND usd_per_gram:<50'.")],
+               limit: Annotated[int, typer.Option("--limit", "-n", min=0, max=10_000)] = 20,
+               sort: Annotated[str | None, typer.Option("--sort", help="relevance, last_seen, price, usd_per_gram, ...; prefix - for descending")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
+        from narcwatch.index.query import QueryError
+
+        store = _store(ctx)
+        try:
+            result = store.search(query, limit=limit, sort=sort)
+        except QueryError as exc:
+            fail(str(exc))
+        except ValueError as exc:
+            fail(str(exc))
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(result.model_dump_json(indent=2))
+            return
+        table = Table(title=f"{result.total} match(es) for {query!r}", title_justify="left")
+        for col in ("key", "title", "vendor", "market", "price", "USD/g", "ships from", "last seen"):
+            table.add_column(col, overflow="fold")
+        for h in result.hits:
+            d = h.doc
+            price = f"{d['price']} {d['currency']}" if d.get("price") is not None else ""
+            table.add_row(h.key, _hl(h.highlights.get("title") or d.get("title") or ""), d.get("vendor") or "",
+                          d["source"], price, str(d.get("usd_per_gram") or ""), ",".join(d.get("ships_from") or []),
+                          (d.get("last_seen") or "")[:10])
+        console.print(table)
 
     @app.command(help="Show a vendor: markets, handles, listings over time, prices, identifiers.")
-    def vendor(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Vendor handle or actor id.")]) -> None:
-        not_available("vendor history (issue: Index and search)")
+    def vendor(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Vendor handle or actor id.")],
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        store = _store(ctx)
+        try:
+            report = store.vendor(name)
+        finally:
+            store.close()
+        if report is None:
+            fail(f"no vendor {name!r} in the store")
+        if as_json:
+            typer.echo(report.model_dump_json(indent=2))
+            return
+        console.print(f"[bold]{report.name}[/bold]  markets: {', '.join(report.markets)}  "
+                      f"first seen {report.first_seen}  last seen {report.last_seen}", highlight=False)
+        acc = Table(title="accounts", title_justify="left")
+        for c in ("market", "handle", "first seen", "last seen", "capture"):
+            acc.add_column(c)
+        for a in report.accounts:
+            acc.add_row(a["source"], a["handle"], a["first_seen"][:10], a["last_seen"][:10], a["capture_id"])
+        console.print(acc)
+        lst = Table(title="listings", title_justify="left")
+        for c in ("key", "title", "price", "USD/g", "first seen", "last seen"):
+            lst.add_column(c, overflow="fold")
+        for x in report.listings:
+            lst.add_row(x["key"], x["title"], f"{x['price'] or ''} {x['currency'] or ''}", str(x["usd_per_gram"] or ""),
+                        x["first_seen"][:10], x["last_seen"][:10])
+        console.print(lst)
+        console.print("listings per week: " + ", ".join(f"{w['week']}={w['listings']}" for w in report.listings_per_week))
+        ids = Table(title="identifiers", title_justify="left")
+        for c in ("kind", "value", "markets", "first seen", "capture"):
+            ids.add_column(c, overflow="fold")
+        for i in report.identifiers:
+            ids.add_row(i["kind"], i["value"], ",".join(i["sources"]), i["first_seen"][:10], i["capture_id"])
+        console.print(ids)
 
     @app.command(help="Show one listing and, with --history, every snapshot of it.")
     def listing(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Listing key (source:site_id).")],
-                history: Annotated[bool, typer.Option("--history")] = False) -> None:
-        not_available("listing history (issue: Index and search)")
+                history: Annotated[bool, typer.Option("--history")] = False,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        store = _store(ctx)
+        try:
+            h = store.listing(key)
+        finally:
+            store.close()
+        if h is None:
+            fail(f"no listing {key!r} in the store")
+        if as_json:
+            data = h.model_dump(mode="json")
+            if not history:
+                data.pop("snapshots")
+            typer.echo(json.dumps(data, indent=2))
+            return
+        d = h.current
+        console.print(f"[bold]{_hl(d['title'])}[/bold]  ({_hl(d['key'])}, {_hl(d['source'])}, vendor {_hl(d.get('vendor') or '-')})",
+                      highlight=False)
+        console.print(f"first seen {d['first_seen']}  last seen {d['last_seen']}  available {d['available']}", highlight=False)
+        if history:
+            t = Table(title="snapshots", title_justify="left")
+            for c in ("seen at", "crawl", "price", "USD/g", "available", "capture", "sha256"):
+                t.add_column(c, overflow="fold")
+            for s in h.snapshots:
+                t.add_row(s["seen_at"], s["crawl_id"], f"{s['price'] or ''} {s['currency'] or ''}",
+                          str(s.get("usd_per_gram") or ""), str(s["available"]), s["capture_id"], s["capture_sha256"][:16])
+            console.print(t)
+            for e in h.events:
+                console.print(f"{e['at']}  {e['type']}  {json.dumps(e['details'])}", highlight=False, markup=False)

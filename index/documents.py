@@ -1,0 +1,197 @@
+"""Flatten a crawled item and its extraction into the document every backend indexes.
+
+The keys are the canonical field names of ``narcwatch.index.fields`` plus bookkeeping
+(``seen_at``, ``crawl_id``, ``capture_sha256``, ``text_hash``, ``identifier_facts``).
+Money stays ``Decimal`` here; backends index a float copy for ranges and sorting only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from narcwatch.crawler.models import Listing, Post, VendorProfile
+from narcwatch.extract.models import Extraction, IdentifierKind, Offer
+from narcwatch.index.models import ChangeEvent
+
+__all__ = ["MASS_UNITS", "dumps", "event_document", "iso", "item_document", "jsonable", "parse_iso", "stable_id"]
+
+#: grams per unit, for USD per gram from a mass quantity.
+MASS_UNITS: dict[str, Decimal] = {
+    "g": Decimal(1), "gr": Decimal(1), "gram": Decimal(1), "grams": Decimal(1), "mg": Decimal("0.001"),
+    "ug": Decimal("0.000001"), "mcg": Decimal("0.000001"), "kg": Decimal(1000),
+    "oz": Decimal("28.349523125"), "lb": Decimal("453.59237"),
+}
+_PIECE_UNITS = frozenset({"unit", "units", "pill", "pills", "tab", "tabs", "blotter", "blotters", "piece", "pieces"})
+_PGP_KINDS = frozenset({IdentifierKind.PGP_FINGERPRINT})
+
+
+def stable_id(*parts: object) -> str:
+    """Deterministic id: the same inputs always give the same id (replays write nothing new)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def iso(t: datetime) -> str:
+    """UTC, fixed width: sorts as text in SQLite and parses as a date in Elasticsearch."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    try:
+        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def dumps(v: Any) -> str:
+    """JSON with Decimal as string and datetimes as ``iso``: one pass, no copy of the document."""
+    return json.dumps(v, default=_default, separators=(",", ":"))
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return iso(v)
+    if isinstance(v, (set, frozenset, tuple)):
+        return list(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return iso(v)
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        return [jsonable(x) for x in v]
+    return v
+
+
+def _dedupe(values: Iterable[str | None]) -> list[str]:
+    out: dict[str, None] = {}
+    for v in values:
+        if v and v.strip():
+            out.setdefault(v.strip(), None)
+    return list(out)
+
+
+def _per_gram(offer: Offer) -> Decimal | None:
+    unit = (offer.unit or "").lower()
+    if unit in MASS_UNITS:
+        if offer.usd_per_unit is not None:
+            return offer.usd_per_unit
+        if offer.usd is not None and offer.quantity:
+            grams = offer.quantity * MASS_UNITS[unit]
+            return (offer.usd / grams) if grams > 0 else None
+    return None
+
+
+def _per_piece(offer: Offer) -> Decimal | None:
+    if (offer.unit or "").lower() in _PIECE_UNITS:
+        if offer.usd_per_unit is not None:
+            return offer.usd_per_unit
+        if offer.usd is not None and offer.quantity:
+            return offer.usd / offer.quantity if offer.quantity > 0 else None
+    return None
+
+
+def _usd_from_listing(listing: Listing, ext: Extraction | None) -> tuple[Decimal | None, Decimal | None]:
+    """(price_usd, usd_per_gram from the listing price) when the listing price is in USD."""
+    if listing.price is None or listing.price.currency != "USD":
+        return None, None
+    usd = listing.price.amount
+    if ext is not None:
+        masses = [o for o in ext.offers if (o.unit or "").lower() in MASS_UNITS and o.quantity]
+        if len(masses) == 1:  # one quantity named: the listing price is for it
+            grams = masses[0].quantity * MASS_UNITS[(masses[0].unit or "").lower()]  # type: ignore[operator]
+            if grams > 0:
+                return usd, usd / grams
+    return usd, None
+
+
+def _round(v: Decimal | None) -> Decimal | None:
+    if v is None:
+        return None
+    try:
+        return v.quantize(Decimal("0.0001"))
+    except InvalidOperation:
+        return None
+
+
+def item_document(item: Listing | Post | VendorProfile, ext: Extraction | None) -> dict[str, Any]:
+    """The flat document for a listing or post (vendor profiles go to the vendor table)."""
+    ext = ext or Extraction()
+    if isinstance(item, Listing):
+        title, text, vendor = item.title, item.description, item.vendor
+        price = item.price
+        price_usd, ppg_listing = _usd_from_listing(item, ext)
+        raw_from, raw_to = [item.ships_from], [item.ships_to]
+        available, category = item.available, item.category
+    elif isinstance(item, Post):
+        title, text, vendor = item.title or "", item.text, item.author
+        price, price_usd, ppg_listing = None, None, None
+        raw_from, raw_to, available, category = [], [], True, item.thread
+    else:
+        title, text, vendor = item.handle, item.description, item.handle
+        price, price_usd, ppg_listing = None, None, None
+        raw_from, raw_to, available, category = [], [], True, None
+    per_gram = [g for g in (_per_gram(o) for o in ext.offers) if g is not None and g > 0]
+    if ppg_listing is not None and ppg_listing > 0:
+        per_gram.append(ppg_listing)
+    per_piece = [p for p in (_per_piece(o) for o in ext.offers) if p is not None and p > 0]
+    if price_usd is None and price is not None:
+        same = [o.usd for o in ext.offers if o.usd is not None and o.price == price.amount
+                and (o.currency or "").upper() == price.currency]
+        price_usd = same[0] if same else None
+    wallets = _dedupe(w.address for w in ext.wallets)
+    pgp = _dedupe(i.value.replace(" ", "").upper() for i in ext.identifiers if i.kind in _PGP_KINDS)
+    facts: list[tuple[str, str]] = [(f"wallet:{w.chain.upper()}", w.address) for w in ext.wallets]
+    facts += [(i.kind.value, i.value.replace(" ", "").upper() if i.kind in _PGP_KINDS else i.value)
+              for i in ext.identifiers]
+    facts = list(dict.fromkeys((k, v.strip()) for k, v in facts if v and v.strip()))
+    return {
+        "key": item.key, "type": item.type, "source": item.source, "site_id": item.site_id, "url": item.url,
+        "title": title, "text": text, "vendor": vendor, "category": category,
+        "currency": price.currency if price else None, "price": price.amount if price else None,
+        "price_usd": _round(price_usd),
+        "usd_per_gram": _round(min(per_gram)) if per_gram else None,
+        "usd_per_unit": _round(min(per_piece)) if per_piece else None,
+        "substances": _dedupe(s.canonical for s in ext.substances),
+        "classes": ext.classes,
+        "novel": any(s.novel for s in ext.substances),
+        "novel_substances": _dedupe(s.canonical for s in ext.substances if s.novel),
+        "cas": _dedupe([c.value for c in ext.cas] + [s.cas for s in ext.substances]),
+        "wallets": wallets, "pgp": pgp,
+        "identifiers": _dedupe(v for _, v in facts),
+        "identifier_facts": [list(f) for f in facts],
+        "ships_from": _dedupe(ext.ships_from) or _dedupe(raw_from),
+        "ships_to": _dedupe(ext.ships_to) or _dedupe(raw_to),
+        "available": bool(available),
+        "seen_at": iso(item.seen_at), "crawl_id": item.crawl_id,
+        "capture_id": item.capture_id, "capture_sha256": item.capture_sha256,
+        "text_hash": stable_id(" ".join(title.split()), " ".join(text.split())),
+    }
+
+
+def event_document(event: ChangeEvent, listing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The flat document an alert rule sees for one event: the listing's fields (when the
+    event is about a listing) plus ``event``, ``event_at`` and the event's details."""
+    doc: dict[str, Any] = dict(listing or {})
+    doc.update({"event": event.type.value, "event_at": iso(event.at), "details": event.details})
+    doc.setdefault("source", event.source)
+    doc.setdefault("key", event.listing_key)
+    if event.vendor and not doc.get("vendor"):
+        doc["vendor"] = event.vendor
+    return doc
