@@ -9,6 +9,7 @@ bytes are kept for display; the hash always covers the whole payload.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from narcwatch.crawler.models import Capture
 
-__all__ = ["MAX_SHOWN", "Payload", "read_payload"]
+__all__ = ["MAX_SHOWN", "Payload", "lookup_capture", "read_payload"]
 
 MAX_SHOWN = 512 * 1024
 
@@ -68,3 +69,30 @@ def read_payload(evidence_dir: Path, capture: Capture) -> Payload | None:
     except (OSError, ArchiveLoadFailed, ValueError):
         return None
     return None
+
+
+def lookup_capture(evidence_dir: Path, capture_id: str) -> Capture | None:
+    """A capture from the crawler's manifest (``<evidence>/manifest.sqlite``), read-only.
+
+    Columns as the crawler writes them (crawler/evidence/manifest.py): id, source,
+    crawl_id, url, status, fetched_at, sha256, content_type, length, warc_file,
+    warc_offset, rendered, screenshot. Missing file, table or row: None.
+    """
+    path = evidence_dir / "manifest.sqlite"
+    if not capture_id or not path.is_file():
+        return None
+    cols = ("id", "source", "crawl_id", "url", "status", "fetched_at", "sha256", "content_type", "length",
+            "warc_file", "warc_offset", "rendered", "screenshot")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute(f"SELECT {','.join(cols)} FROM captures WHERE id = ?", (capture_id,)).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            return None
+        data = dict(zip(cols, row))
+        data["rendered"] = bool(data["rendered"])
+        return Capture.model_validate(data)
+    except (sqlite3.Error, ValueError):
+        return None

@@ -42,8 +42,14 @@ _MAX_STATUS_BYTES = 256 * 1024
 
 
 def as_reader(store: Any, data_dir: Path) -> DashboardReader:
+    """The store itself if it is a reader; the index adapter for index stores; else the
+    tolerant base-protocol adapter."""
     if isinstance(store, DashboardReader):
         return store
+    if all(callable(getattr(store, m, None)) for m in ("search", "listing", "vendor", "trends")):
+        from narcwatch.dashboards.index_reader import IndexReader
+
+        return IndexReader(store, data_dir)
     return StoreReader(store, data_dir)
 
 

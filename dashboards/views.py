@@ -26,6 +26,7 @@ __all__ = [
     "CrawlStatus",
     "DashboardReader",
     "FacetValue",
+    "Facts",
     "Hit",
     "IdentifierSeen",
     "ListingView",
@@ -65,6 +66,10 @@ class Hit:
     ships_from: tuple[str, ...] = ()
     last_seen: datetime | None = None
     snippet: str = ""
+    #: (text, is_match) pieces when the store highlighted the hit itself; else the page
+    #: highlights the query's terms in ``title``/``snippet``.
+    title_segments: tuple[tuple[str, bool], ...] = ()
+    snippet_segments: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,14 +99,31 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What extraction found, as the index keeps it on the current document."""
+
+    substances: Sequence[tuple[str, str]] = ()  # (canonical, class or "")
+    classes: Sequence[str] = ()
+    price_usd: Decimal | None = None
+    usd_per_gram: Decimal | None = None
+    usd_per_unit: Decimal | None = None
+    wallets: Sequence[tuple[str, str]] = ()  # (chain, address)
+    identifiers: Sequence[tuple[str, str]] = ()  # (kind, value)
+    cas: Sequence[str] = ()
+    novel: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class ListingView:
     listing: Listing  # the current document (latest snapshot)
-    extraction: Extraction | None
+    extraction: Extraction | None  # the full extraction (offers with spans) when the store keeps it
     snapshots: Sequence[Snapshot]  # oldest first
     captures: Sequence[Capture] = ()
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     removed: bool = False
+    facts: Facts = field(default_factory=Facts)
+    events: Sequence["TimelineEntry"] = ()
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,11 @@ put on ``sys.path`` because the suite runs with ``--import-mode=importlib``.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -24,13 +22,7 @@ from narcwatch.crawler.models import Source  # noqa: E402
 from narcwatch.dashboards.app import create_app  # noqa: E402
 from dash_memstore import MemStore  # noqa: E402
 from dash_world import build  # noqa: E402
-
-# Still argon2id, with small costs: the default profile takes ~0.7 s per hash on the shared
-# CI cores and every fixture hashes three passwords. Production uses the library defaults.
-FAST_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-ADMIN = ("root-admin", "correct horse battery")
-ANALYST = ("ana", "analyst password 1")
-
+from dash_helpers import ADMIN, ANALYST, FAST_ARGON2, login  # noqa: E402,F401
 
 @pytest.fixture
 def world(data_dir: Path) -> MemStore:
@@ -51,24 +43,6 @@ def app(world: MemStore, data_dir: Path, config: Config) -> FastAPI:
     app.state.ctx.accounts.add_user(*ADMIN[:1], "admin", ADMIN[1])
     app.state.ctx.accounts.add_user(ANALYST[0], "analyst", ANALYST[1])
     return app
-
-
-def login(client: TestClient, user: tuple[str, str]) -> str:
-    """Log in through the form; returns the session's CSRF token (read from a page)."""
-    page = client.get("/login")
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
-    assert token, page.text
-    r = client.post("/login", data={"username": user[0], "password": user[1], "login_csrf": token.group(1)},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return csrf_of(client)
-
-
-def csrf_of(client: TestClient) -> str:
-    page = client.get("/account")
-    m = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert m, page.text
-    return m.group(1)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from narcwatch.dashboards.views import (
     Appearance,
     CrawlStatus,
     FacetValue,
+    Facts,
     Hit,
     IdentifierSeen,
     ListingView,
@@ -133,8 +134,12 @@ class MemStore:
         doc = self.docs.get(key)
         if doc is None:
             return None
+        x = doc.extraction or Extraction()
+        facts = Facts(substances=[(m.canonical, m.cls.value) for m in x.substances], classes=x.classes,
+                      usd_per_gram=self._hit(doc).usd_per_gram, wallets=[(w.chain, w.address) for w in x.wallets],
+                      identifiers=[(i.kind.value, i.value) for i in x.identifiers], cas=[c.value for c in x.cas])
         return ListingView(listing=doc.listing, extraction=doc.extraction, snapshots=doc.snapshots,
-                           captures=doc.captures, first_seen=doc.snapshots[0].seen_at if doc.snapshots else None,
+                           captures=doc.captures, facts=facts, first_seen=doc.snapshots[0].seen_at if doc.snapshots else None,
                            last_seen=doc.snapshots[-1].seen_at if doc.snapshots else None)
 
     def vendor_view(self, handle: str) -> VendorView | None:
