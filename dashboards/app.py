@@ -44,7 +44,7 @@ def index_routers(store: Any) -> list[APIRouter]:
         module = importlib.import_module("narcwatch.index.api")
     except ModuleNotFoundError:
         return []
-    for name in ("create_router", "make_router", "router_factory"):
+    for name in ("search_router", "create_router", "make_router", "router_factory"):
         factory = getattr(module, name, None)
         if callable(factory):
             return [factory(store)]
