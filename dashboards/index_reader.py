@@ -40,7 +40,6 @@ from narcwatch.index.models import Alert, AlertStatus
 
 __all__ = ["IndexReader", "marker_segments"]
 
-SEARCH_FACETS = ("classes", "source", "vendor", "ships_from")
 TREND_CLASSES = 8
 TREND_SUBSTANCES = 8
 LINKED_IDENTIFIERS = 10
@@ -139,8 +138,9 @@ class IndexReader:
         return self._alert_db
 
     # search -------------------------------------------------------------------------
-    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None) -> SearchPage:
-        result = self.store.search(query, limit=limit, offset=offset, sort=sort, facets=SEARCH_FACETS)
+    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None,
+                    facets: Sequence[str] = ()) -> SearchPage:
+        result = self.store.search(query, limit=limit, offset=offset, sort=sort, facets=tuple(facets))
         hits = []
         for h in result.hits:
             base = hit_from_document(h.doc)

@@ -16,7 +16,7 @@ crawler's status file ``<data>/jobs/<source>.status.json``::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -160,7 +160,8 @@ class StoreReader:
         self.store = store
         self.data_dir = data_dir
 
-    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None) -> SearchPage:
+    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None,
+                    facets: Sequence[str] = ()) -> SearchPage:
         result = self.store.search(query, limit=limit, offset=offset, sort=sort)
         hits = _get(result, "hits", result if isinstance(result, list) else [])
         total = _get(result, "total", None)

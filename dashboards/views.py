@@ -199,8 +199,10 @@ class CrawlStatus:
 class DashboardReader(Protocol):
     """The questions the dashboard asks. A store may implement them directly."""
 
-    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None) -> SearchPage:
-        """Run the query language; raise ``ValueError`` (shown to the user) on a bad query."""
+    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None,
+                    facets: Sequence[str] = ()) -> SearchPage:
+        """Run the query language; raise ``ValueError`` (shown to the user) on a bad query.
+        ``facets`` names the facet fields to count (each costs a pass over the matches)."""
 
     def listing_view(self, key: str) -> ListingView | None: ...
 

@@ -30,10 +30,16 @@ MAX_QUERY = 1000
 MAX_EXPORT = 5000
 
 
-def run_search(request: Request, q: str, offset: int, sort: str | None, limit: int = PAGE) -> SearchPage:
+#: Facets shown beside the results; counted by a second request the page makes with htmx,
+#: so the results never wait for them.
+FACETS = ("classes", "source", "ships_from", "vendor")
+
+
+def run_search(request: Request, q: str, offset: int, sort: str | None, limit: int = PAGE,
+               facets: tuple[str, ...] = ()) -> SearchPage:
     """Search through the reader; a bad query becomes a page with the error, not a 500."""
     try:
-        page = ctx(request).reader.search_page(q, limit=limit, offset=offset, sort=sort)
+        page = ctx(request).reader.search_page(q, limit=limit, offset=offset, sort=sort, facets=facets)
     except ValueError as exc:  # the query language's errors (QueryError is a ValueError)
         return SearchPage(query=q, total=0, hits=[], error=str(exc)[:500], offset=offset, limit=limit)
     terms = page.terms or query_terms(q)
@@ -55,6 +61,14 @@ def search(request: Request, session: Analyst, q: Annotated[str, Query(max_lengt
         ctx(request).audit.record(session.user.name, "search", q, total=page.total, offset=offset,
                                   error=page.error, **client_info(request))
     return render(request, "search.html", q=q, page=page, sort=sort or "")
+
+
+@router.get("/search/facets", response_class=HTMLResponse)
+def search_facets(request: Request, session: Analyst, q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)],
+                  partial: bool = True) -> Response:
+    """Facet counts for ``q`` (the search itself was audited by the results page)."""
+    page = run_search(request, q, 0, None, limit=0, facets=FACETS)
+    return render(request, "_facets.html" if partial else "facets.html", q=q, page=page)
 
 
 def _csv_cell(value: object) -> str:

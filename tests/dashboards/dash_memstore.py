@@ -107,7 +107,8 @@ class MemStore:
                    ships_from=tuple(self._values(doc, "ships_from")), last_seen=doc.snapshots[-1].seen_at if doc.snapshots else None,
                    snippet=doc.listing.description[:200])
 
-    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None) -> SearchPage:
+    def search_page(self, query: str, *, limit: int = 20, offset: int = 0, sort: str | None = None,
+                    facets: Sequence[str] = ()) -> SearchPage:
         words, filters = [], []
         for token in query.split():
             name, sep, value = token.partition(":")
@@ -123,12 +124,12 @@ class MemStore:
             if all(w in text for w in words) and all(
                     v in [x.lower() for x in self._values(doc, f)] for f, v in filters):
                 found.append(doc)
-        facets: dict[str, list[FacetValue]] = {}
-        for name in ("source", "vendor", "classes", "ships_from"):
+        counts: dict[str, list[FacetValue]] = {}
+        for name in facets:
             counter = Counter(v for d in found for v in self._values(d, name))
-            facets[name] = [FacetValue(v, n) for v, n in counter.most_common()]
+            counts[name] = [FacetValue(v, n) for v, n in counter.most_common()]
         hits = [self._hit(d) for d in found[offset:offset + limit]]
-        return SearchPage(query=query, total=len(found), hits=hits, facets=facets, offset=offset, limit=limit)
+        return SearchPage(query=query, total=len(found), hits=hits, facets=counts, offset=offset, limit=limit)
 
     def listing_view(self, key: str) -> ListingView | None:
         doc = self.docs.get(key)

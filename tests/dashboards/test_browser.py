@@ -150,6 +150,8 @@ def test_analyst_searches_opens_listing_and_vendor_and_acknowledges(page, served
     pg.wait_for_selector("ol.results li.hit")
     assert pg.locator("ol.results mark").first.inner_text().lower() == "protonitazene"
     assert int(pg.inner_text("#total")) >= 1
+    pg.wait_for_selector("aside.facets section[data-facet='classes'] a")  # htmx loaded the facets
+    assert "nitazene" in pg.inner_text("aside.facets")
     _shot(pg, "search")
 
     pg.locator("ol.results a.title").first.click()

@@ -46,7 +46,12 @@ def test_search_uses_store_highlights_and_facets(client):
     r = client.get("/search", params={"q": "protonitazene"})
     assert r.status_code == 200
     assert "<mark>protonitazene</mark>" in r.text
-    assert ">nitazene</a>" in r.text  # class facet
+    assert 'hx-get="/search/facets?q=protonitazene"' in r.text  # facets load after the results
+    f = client.get("/search/facets", params={"q": "protonitazene"})
+    assert f.status_code == 200 and ">nitazene</a>" in f.text and 'data-facet="vendor"' in f.text
+    assert "<html" not in f.text  # a fragment for htmx
+    full = client.get("/search/facets", params={"q": "protonitazene", "partial": 0})
+    assert "<html" in full.text and ">greenleafpharma</a>" in full.text.lower()
 
 
 def test_query_error_is_shown_not_raised(client):
