@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         accounts = Accounts(state(ctx).data.root)
         try:
             for user, disabled in accounts.users():
-                console.print(f"{user.name}\t{user.role.value}\t{'disabled' if disabled else 'active'}", highlight=False)
+                typer.echo(f"{user.name}\t{user.role.value}\t{'disabled' if disabled else 'active'}")
         finally:
             accounts.close()
 
@@ -132,6 +132,6 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         finally:
             accounts.close()
-        console.print(token, highlight=False, soft_wrap=True)
+        typer.echo(token)
 
     app.add_typer(users, name="users", help="Manage dashboard users and API tokens.")
