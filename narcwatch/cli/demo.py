@@ -36,12 +36,32 @@ def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     console.print("next: narcwatch search 'class:nitazene'   ·   narcwatch alerts   ·   narcwatch vendor NAME")
 
 
+def _ensure_demo_admin(root) -> None:  # type: ignore[no-untyped-def]
+    """A dashboard needs a login: create a one-off ``demo`` admin if nobody exists yet and
+    print its password once (it is stored only as an argon2 hash)."""
+    import secrets
+
+    from narcwatch.dashboards.auth import Accounts
+
+    accounts = Accounts(root)
+    try:
+        if accounts.has_users():
+            return
+        password = secrets.token_urlsafe(12)
+        accounts.add_user("demo", "admin", password)
+    finally:
+        accounts.close()
+    console.print(f"dashboard login: demo / {password}   (shown once; add your own with narcwatch users add)",
+                  highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help="Start the sandbox, crawl it, extract, index into SQLite, evaluate alerts, print a summary.")
     def demo(
         ctx: typer.Context,
         serve: bool = typer.Option(False, "--serve", help="Keep serving the dashboard afterwards."),
         seed: int = typer.Option(1, "--seed", help="Sandbox world seed (same seed, same world)."),
+        port: int = typer.Option(8765, "--port", min=0, max=65535, help="Dashboard port with --serve (0: any free port)."),
     ) -> None:
         from narcwatch.demo import run_demo
 
@@ -49,3 +69,10 @@ def register(app: typer.Typer) -> None:
         with console.status("starting the sandbox ...") as status:
             summary = run_demo(data, seed=seed, progress=lambda msg: status.update(msg))
         print_summary(summary)
+        if not serve:
+            console.print("dashboard: narcwatch serve   (or narcwatch demo --serve)", highlight=False)
+            return
+        from narcwatch.cli.serve import run_dashboard
+
+        _ensure_demo_admin(data.root)
+        run_dashboard(state(ctx).config, data, port=port)

@@ -6,11 +6,14 @@ import getpass
 import ipaddress
 import socket
 import sys
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
 
 from narcwatch.cli._common import console, err_console, fail, state
+from narcwatch.crawler.config import Config
+from narcwatch.crawler.paths import DataDir
 
 LOOPBACK = "127.0.0.1"
 
@@ -36,6 +39,46 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def run_dashboard(cfg: Config, data: DataDir, host: str = LOOPBACK, port: int = 8765,
+                  on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve the dashboard and API on ``host:port`` until interrupted (used by serve and demo --serve)."""
+    import uvicorn
+
+    from narcwatch.dashboards.app import create_app
+    from narcwatch.dashboards.assets import MissingAssets
+    from narcwatch.index import open_store
+
+    try:
+        store = open_store(cfg.store, data)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        web = create_app(store, data, cfg)
+    except MissingAssets as exc:
+        store.close()
+        fail(str(exc))
+    if not web.state.ctx.accounts.has_users():
+        err_console.print("no users yet: create the first admin with `narcwatch users add NAME --role admin`",
+                          highlight=False)
+    if not _is_loopback(host):
+        err_console.print(f"[yellow]warning:[/yellow] listening on {host}: the dashboard is reachable from "
+                          "other machines; put it behind TLS", highlight=False)
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/"
+    console.print(f"narcwatch dashboard on {url} (data: {data.root})", highlight=False)
+    if on_ready:
+        on_ready(url)
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False, proxy_headers=False,
+                                           access_log=False))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        store.close()
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help="Serve the dashboard and HTTP API (127.0.0.1 unless configured otherwise).")
     def serve(
@@ -45,40 +88,8 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option("--port", envvar="NARCWATCH_DASHBOARD_PORT", min=0, max=65535,
                                           help="Port (0 picks a free one and prints it).")] = 8765,
     ) -> None:
-        import uvicorn
-
-        from narcwatch.dashboards.app import create_app
-        from narcwatch.dashboards.assets import MissingAssets
-        from narcwatch.index import open_store
-
         st = state(ctx)
-        cfg, data = st.config, st.data
-        try:
-            store = open_store(cfg.store, data)
-        except ValueError as exc:
-            fail(str(exc))
-        try:
-            web = create_app(store, data, cfg)
-        except MissingAssets as exc:
-            store.close()
-            fail(str(exc))
-        if not web.state.ctx.accounts.has_users():
-            err_console.print("no users yet: create the first admin with `narcwatch users add NAME --role admin`",
-                              highlight=False)
-        if not _is_loopback(host):
-            err_console.print(f"[yellow]warning:[/yellow] listening on {host}: the dashboard is reachable from "
-                              "other machines; put it behind TLS", highlight=False)
-        sock = _bind(host, port)
-        bound = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        console.print(f"narcwatch dashboard on http://{shown}:{bound}/ (data: {data.root})", highlight=False)
-        sys.stdout.flush()
-        server = uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False, proxy_headers=False,
-                                               access_log=False))
-        try:
-            server.run(sockets=[sock])
-        finally:
-            store.close()
+        run_dashboard(st.config, st.data, host, port)
 
     users = typer.Typer(help="Manage dashboard users and API tokens.", no_args_is_help=True)
 
