@@ -111,11 +111,14 @@ _TO_LABEL = (
     r"|versand\s{0,2}nach|lieferung\s{0,2}nach|nach|envío\s{0,2}a|envio\s{0,2}a|envíos\s{0,2}a|envios\s{0,2}a|enviamos\s{0,2}a"
     r"|доставка\s{0,2}по|доставка\s{0,2}в|отправка\s{0,2}в|по\s{0,2}всей|to"
 )
+# First letters of the labels: a superset is harmless (a group split on "|" adds a letter).
+_LABEL_FIRST = "".join(sorted({re.escape(alt[0]) for alt in f"{_FROM_LABEL}|{_TO_LABEL}".split("|") if alt}))
 # Anchors only (labels and arrows): places after them are read by dictionary look-up.
 _ANCHOR = re.compile(
     rf"""
-    (?<![^\W\d_])(?:(?P<from>{_FROM_LABEL})|(?P<to>{_TO_LABEL}))(?![^\W\d_])\s{{0,3}}:?\s{{0,3}}
-    | (?P<arrow>\s{{0,3}}(?:-{{1,2}}>|→|=>|⇒|➡|>)\s{{0,3}}|(?<=[^\W\d_])2(?=[^\W\d_]))
+    (?=[\s\-→=⇒➡>2{_LABEL_FIRST}])  # cheap first-character gate (IGNORECASE applies to it too)
+    (?:(?<![^\W\d_])(?:(?P<from>{_FROM_LABEL})|(?P<to>{_TO_LABEL}))(?![^\W\d_])\s{{0,3}}:?\s{{0,3}}
+    | (?P<arrow>\s{{0,3}}(?:-{{1,2}}>|→|=>|⇒|➡|>)\s{{0,3}}|(?<=[^\W\d_])2(?=[^\W\d_])))
     """,
     re.VERBOSE | re.IGNORECASE,
 )

@@ -149,7 +149,18 @@ def _offer(
     if not spans:
         return None
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
-    offer = Offer(
+    usd = usd_per_unit = rate = None
+    if price is not None and currency:
+        conv = convert(price, currency, rates, on)
+        if conv is not None:
+            usd_raw, rate = conv
+            usd = usd_raw.quantize(_Q4)
+            if quantity:
+                per = to_grams(quantity, unit) if unit in ("ug", "mg", "g", "kg", "oz", "lb") else quantity
+                if per:
+                    usd_per_unit = (usd_raw / per).quantize(_Q4)
+    # one validated construction (assigning the conversion afterwards cost four more calls)
+    return Offer(
         text=text[start:end],
         start=start,
         end=end,
@@ -159,18 +170,12 @@ def _offer(
         price=price,
         currency=currency,
         confidence=1.0 if (q and p) else 0.6,
+        usd=usd,
+        usd_per_unit=usd_per_unit,
+        rate=rate.usd if rate else None,
+        rate_source=rate.source if rate else None,
+        rate_date=rate.on if rate else None,
     )
-    if price is not None and currency:
-        conv = convert(price, currency, rates, on)
-        if conv is not None:
-            usd, rate = conv
-            offer.usd = usd.quantize(_Q4)
-            offer.rate, offer.rate_source, offer.rate_date = rate.usd, rate.source, rate.on
-            if quantity:
-                per = to_grams(quantity, unit) if unit in ("ug", "mg", "g", "kg", "oz", "lb") else quantity
-                if per:
-                    offer.usd_per_unit = (usd / per).quantize(_Q4)
-    return offer
 
 
 def _pair(quantities: list[Quantity], prices: list[_Price]) -> list[tuple[Quantity | None, _Price | None]]:
