@@ -28,9 +28,9 @@ __all__ = ["find_shipping", "make_geo", "place_code"]
 # print in their shipping fields (Agora, Dream Market, Hydra-style Russian shops).
 _PLACES: dict[str, str] = {}
 for _code, _names in {
-    "WW": "ww|worldwide|world wide|world|everywhere|everyplace|international|global|all countries|weltweit|"
+    "WW": "ww|worldwide|world wide|world|worlwide|wolrdwide|everywhere|everyplace|international|global|all countries|weltweit|"
           "en todo el mundo|todo el mundo|mundial|по всему миру|весь мир|мир|worldwide shipping",
-    "EU": "eu|europe|european union|europa|ue|евросоюз|европа|ес|eu countries|all eu",
+    "EU": "eu|europe|european union|european|europa|ue|евросоюз|европа|ес|eu countries|all eu",
     "NA": "n. america|north america|n.america|northamerica|северная америка",
     "SA": "s. america|south america|s.america|latin america|южная америка|sudamérica|sudamerica|latinoamérica",
     "ASIA": "asia|азия",
