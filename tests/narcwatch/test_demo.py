@@ -32,13 +32,25 @@ def truth_listing_urls(server: SandboxServer, source: str) -> set[str]:
     return {r["url"] for r in server.truth() if r.get("kind") == "listing" and r.get("source") == source}
 
 
+def _subject(etype: str, listing_key: str | None, vendor: str | None, details: dict[str, object]) -> str:
+    """What an event is about. NEW_VENDOR and IDENTIFIER_FIRST_SEEN name the listing where
+    the vendor or identifier first turned up, which depends on crawl order (concurrent
+    fetches); the invariant is the vendor or identifier itself."""
+    if etype == "NEW_VENDOR":
+        return f"vendor:{vendor}"
+    if etype == "IDENTIFIER_FIRST_SEEN":
+        return f"identifier:{details.get('kind')}:{details.get('value')}"
+    return f"listing:{listing_key}"
+
+
 def store_rows(data: DataDir) -> dict[str, object]:
     db = sqlite3.connect(data.store)
     try:
         return {
             "listings": sorted(k for (k,) in db.execute("SELECT key FROM docs WHERE type='listing'")),
             "snapshots": db.execute("SELECT count(*) FROM snapshots").fetchone()[0],
-            "events": sorted(db.execute("SELECT id, type, listing_key FROM events").fetchall()),
+            "events": sorted((i, t, _subject(t, k, v, json.loads(d or "{}")))
+                             for i, t, k, v, d in db.execute("SELECT id, type, listing_key, vendor, details FROM events")),
         }
     finally:
         db.close()
@@ -137,6 +149,7 @@ def test_kill_9_crawler_and_ingest_lose_and_duplicate_nothing(tmp_path, small_wo
     assert got["listings"] == expected["listings"]  # nothing lost
     assert got["snapshots"] == expected["snapshots"] == len(expected["listings"])  # nothing twice
     # Event ids embed the crawl id, which differs between the two runs; what happened must not.
+    assert got["events"] and all(not subj.endswith(":None") for _, _, subj in got["events"])
     assert sorted((t, k) for _, t, k in got["events"]) == sorted((t, k) for _, t, k in expected["events"])
     assert len({i for i, _, _ in got["events"]}) == len(got["events"])
     with Spool(DataDir.at(data).spool) as spool:
