@@ -77,6 +77,8 @@ def _browser_settings(source: Source, config: Config, socks: list[str], dark: bo
         launch["args"] += CHROMIUM_PROXY_ARGS  # the relay's 127.0.0.1 is the only name Chromium may reach itself
     return {
         "DOWNLOAD_HANDLERS": {"http": BROWSER_HANDLER, "https": BROWSER_HANDLER},
+        # 880: a screenshot of every rendered page, handed to the evidence record (870) of that page
+        "DOWNLOADER_MIDDLEWARES": {**DOWNLOADER_MIDDLEWARES, f"{_MW}.playwright.BrowserScreenshotMiddleware": 880},
         "NARCWATCH_BROWSER_UPSTREAM": upstream,  # the handler starts a relay and gives Chromium its address
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
