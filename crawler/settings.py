@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _DEFAULT_RETRY_EXCEPTIONS
+
 from narcwatch.crawler.config import Config
 from narcwatch.crawler.models import Network, Source
 from narcwatch.crawler.paths import DataDir
@@ -84,6 +86,8 @@ def _browser_settings(source: Source, config: Config, socks: list[str], dark: bo
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 120_000 if dark else 30_000,
+        # a page whose script never finished (its own fetch hit a 429 or a drop) is rendered again
+        "RETRY_EXCEPTIONS": [*_DEFAULT_RETRY_EXCEPTIONS, "playwright._impl._errors.TimeoutError"],
         # Chromium's own background traffic and service workers stay off
         "PLAYWRIGHT_CONTEXTS": {"default": {"service_workers": "block", "java_script_enabled": True}},
     }

@@ -41,11 +41,18 @@ __all__ = ["NebulaSpider"]
 
 PAGE_SIZE = 48  # the API's maximum
 MAX_RENDERS = 20  # token refreshes per crawl before the source is reported broken
+RENDER_WAIT_MS = 20_000  # the app's content must appear within this; else the render is retried
 _TOKEN_JS = "() => (document.querySelector('meta[name=\"nb-token\"]') || {}).content || ''"
 
 
 def _s(value: Any, limit: int = 20_000) -> str:
     return clean(value if isinstance(value, str) else "" if value is None else str(value), limit)
+
+
+def _css_of(fs: Any) -> str | None:
+    """The element part of a profile field's CSS selector (``h1.t::text`` -> ``h1.t``)."""
+    css = fs if isinstance(fs, str) else getattr(fs, "css", None)
+    return css.split("::", 1)[0].strip() or None if css else None
 
 
 def _money(value: Any) -> Money | None:
@@ -83,13 +90,16 @@ class NebulaSpider(ProfileSpider):
             self.base, callback=self.parse_shell, dont_filter=True,
             meta={"playwright": True, "playwright_include_page": True, "narcwatch_then": then,
                   "playwright_page_methods": [PageMethod("wait_for_selector", f"{spec.link}, #nb-end",
-                                                         timeout=60_000)]},
-            errback=self._close_page)
+                                                         timeout=RENDER_WAIT_MS)]},
+            errback=self._render_failed)
 
-    async def _close_page(self, failure: Any) -> None:
-        page = failure.request.meta.get("playwright_page")
+    async def _render_failed(self, failure: Any) -> None:
+        """A render that failed after the downloader's retries (a timeout is retried there,
+        see ``crawler.settings``): close the page; the frontier already counts the failure."""
+        page = failure.request.meta.pop("playwright_page", None)
         if page is not None:
             await page.close()
+        self.crawler.stats.inc_value(f"narcwatch/nebula/render_failed/{type(failure.value).__name__}")
 
     async def parse_shell(self, response: Response) -> AsyncIterator[Any]:
         page = response.meta.get("playwright_page")
@@ -118,9 +128,11 @@ class NebulaSpider(ProfileSpider):
             return
         if not self.canary_done:
             self.canary_done = True
+            title_css = _css_of(spec.fields.get("title")) or "h1"
             yield scrapy.Request(response.urljoin(cards[0]), callback=self.parse_canary, dont_filter=True,
+                                 errback=self._render_failed,
                                  meta={"playwright": True, "playwright_page_methods": [
-                                     PageMethod("wait_for_selector", "h1, .nb-item, #app", timeout=60_000)]})
+                                     PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
         yield self._api(f"/api/listings?{urlencode({'limit': PAGE_SIZE, 'cursor': 0})}", "parse_listings")
 
     def parse_canary(self, response: Response) -> Iterator[Any]:
