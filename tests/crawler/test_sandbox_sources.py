@@ -23,7 +23,7 @@ from narcwatch.crawler.spool import Spool
 
 sandbox = pytest.importorskip("narcwatch.sandbox")
 
-pytestmark = [pytest.mark.server]
+pytestmark = [pytest.mark.server, pytest.mark.slow]  # 5-50 s a source: crawls in a subprocess through SOCKS
 
 SIZE = 300  # listings per market in the test world: every page kind, a few dozen index pages
 FAULTS = ("rate_limit_every=10,retry_after=1,error_burst_every=15,drop_every=20,truncate_every=25,"
