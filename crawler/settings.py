@@ -9,6 +9,9 @@ sits after everything (990) so nothing can change the route behind its back.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit
+
+from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _DEFAULT_RETRY_EXCEPTIONS
 
 from narcwatch.crawler.config import Config
 from narcwatch.crawler.models import Network, Source
@@ -29,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 # With a proxy, nothing may be resolved locally: every name goes to the SOCKS proxy.
 CHROMIUM_PROXY_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+BROWSER_HANDLER = "narcwatch.crawler.playwright_handler.BrowserDownloadHandler"
 
 _MW = "narcwatch.crawler.middlewares"
 
@@ -60,6 +64,33 @@ ITEM_PIPELINES: dict[str, int] = {
     # 900: spool (durable, idempotent); also ends each page in the frontier
     "narcwatch.crawler.pipelines.spool.SpoolPipeline": 900,
 }
+
+
+def _browser_settings(source: Source, config: Config, socks: list[str], dark: bool) -> dict[str, Any]:
+    """scrapy-playwright with Debian's Chromium; proxied through a local relay that adds SOCKS auth."""
+    upstream = socks[0] if socks else None
+    if upstream and config.tor.isolate_per_source:
+        parts = urlsplit(upstream)
+        if not parts.username:  # same isolation as the httpx side: a circuit of this source's own
+            creds = f"{quote(f'narcwatch-{source.id}')}:{quote('browser')}"
+            upstream = parts._replace(netloc=f"{creds}@{parts.netloc}").geturl()
+    launch: dict[str, Any] = {"executable_path": CHROMIUM, "headless": True, "args": list(CHROMIUM_ARGS)}
+    if upstream:
+        launch["args"] += CHROMIUM_PROXY_ARGS  # the relay's 127.0.0.1 is the only name Chromium may reach itself
+    return {
+        "DOWNLOAD_HANDLERS": {"http": BROWSER_HANDLER, "https": BROWSER_HANDLER},
+        # 880: a screenshot of every rendered page, handed to the evidence record (870) of that page
+        "DOWNLOADER_MIDDLEWARES": {**DOWNLOADER_MIDDLEWARES, f"{_MW}.playwright.BrowserScreenshotMiddleware": 880},
+        "NARCWATCH_BROWSER_UPSTREAM": upstream,  # the handler starts a relay and gives Chromium its address
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 120_000 if dark else 30_000,
+        # a page whose script never finished (its own fetch hit a 429 or a drop) is rendered again
+        "RETRY_EXCEPTIONS": [*_DEFAULT_RETRY_EXCEPTIONS, "playwright._impl._errors.TimeoutError"],
+        # Chromium's own background traffic and service workers stay off
+        "PLAYWRIGHT_CONTEXTS": {"default": {"service_workers": "block", "java_script_enabled": True}},
+    }
 
 
 def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: str, *,
@@ -127,22 +158,6 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
         "NARCWATCH_FULL_REFRESH_EVERY": 10,
     }
     if source.render_js:
-        browser_proxy = socks[0].replace("socks5h://", "socks5://", 1) if socks else None
-        if browser_proxy and "@" in browser_proxy:  # Chromium has no SOCKS auth; isolation is per process
-            scheme, rest = browser_proxy.split("://", 1)
-            browser_proxy = f"{scheme}://{rest.split('@', 1)[1]}"
-        s["DOWNLOAD_HANDLERS"] = {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-        }
-        s["PLAYWRIGHT_BROWSER_TYPE"] = "chromium"
-        launch: dict[str, Any] = {"executable_path": CHROMIUM, "headless": True, "args": list(CHROMIUM_ARGS)}
-        if browser_proxy:
-            # Chromium resolves names at a SOCKS5 proxy (remote DNS) by design.
-            launch["proxy"] = {"server": browser_proxy}
-            launch["args"] += CHROMIUM_PROXY_ARGS
-        s["PLAYWRIGHT_LAUNCH_OPTIONS"] = launch
-        s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] = 8
-        s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = 120_000 if dark else 30_000
+        s.update(_browser_settings(source, config, socks, dark))
     s.update(extra or {})
     return s

@@ -141,8 +141,10 @@ class Listings:
         full, rest = divmod(n, BLOCK)
         k = full * lexicon.CATEGORY_SLOTS[cat]
         if rest:
+            # k runs over the category's slots in order, so the bound is the last created slot + 1
+            # (counting the created slots instead left later created ones off every index page)
             inv = self._perm(market, full)[1]
-            k += sum(1 for r in range(lexicon.CATEGORY_SLOTS[cat]) if inv[_START[cat] + r] < rest)
+            k += max((r + 1 for r in range(lexicon.CATEGORY_SLOTS[cat]) if inv[_START[cat] + r] < rest), default=0)
         return k
 
     def category_bound(self, market: str, cat: str, hours: float) -> int:

@@ -10,14 +10,15 @@ from narcwatch.crawler.models import Money
 
 __all__ = ["ONION_RE", "clean", "parse_int", "parse_money", "parse_when"]
 
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "฿": "BTC", "₿": "BTC", "ɱ": "XMR"}
-_CODES = ("USD", "EUR", "GBP", "BTC", "XMR", "LTC", "ETH", "USDT", "CAD", "AUD", "CHF")
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "฿": "BTC", "₿": "BTC", "ɱ": "XMR", "₽": "RUB", "РУБ": "RUB",
+            "Р": "RUB"}
+_CODES = ("USD", "EUR", "GBP", "BTC", "XMR", "LTC", "ETH", "USDT", "CAD", "AUD", "CHF", "RUB")
 _MONEY = re.compile(
-    r"""(?P<pre>[$€£฿₿ɱ]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF)\b)?   # symbol or code before
+    r"""(?P<pre>[$€£฿₿ɱ₽]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF|RUB)\b)?  # symbol or code before
         \s{0,3}
-        (?P<num>\d{1,12}(?:[.,]\d{3}){0,4}(?:[.,]\d{1,12})?)                    # 1,234.56 / 0.0031
+        (?P<num>\d{1,12}(?:[.,\u00a0\u202f]\d{3}(?!\d)){0,4}(?:[.,]\d{1,12})?)         # 1,234.56 / 0.0031 / 1 500
         \s{0,3}
-        (?P<post>[$€£฿₿ɱ]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF)\b)?  # symbol or code after
+        (?P<post>[$€£฿₿ɱ₽]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF|RUB)\b|руб\.?|р\.)?  # after
     """, re.VERBOSE | re.IGNORECASE)
 # v3 onion names are 56 base32 characters; v2 (16) are dead but still quoted in old posts.
 ONION_RE = re.compile(r"\b(?:[a-z2-7]{56}|[a-z2-7]{16})\.onion\b", re.IGNORECASE)
@@ -52,10 +53,11 @@ def parse_money(text: str | None, default_currency: str | None = None) -> Money 
         cur = m.group("pre") or m.group("post")
         if not cur and not default_currency:
             continue
-        amount = _number(m.group("num"))
+        amount = _number(m.group("num").replace("\u00a0", "").replace("\u202f", ""))
         if amount is None:
             continue
-        code = _SYMBOLS.get(cur, cur.upper()) if cur else default_currency
+        cur = cur.rstrip(".") if cur else cur
+        code = (_SYMBOLS.get(cur) or _SYMBOLS.get(cur.upper(), cur.upper())) if cur else default_currency
         if code and code.upper() in _CODES + tuple(_SYMBOLS.values()):
             return Money(amount=amount, currency=code)
     return None

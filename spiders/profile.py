@@ -34,6 +34,9 @@ class FieldSpec(_P):
     re: str | None = None
     many: bool = False
     required: bool = False
+    # Text as laid out: nodes joined as they are and line breaks kept. For PGP blocks and
+    # signed posts, whose meaning (armor, signature) depends on the exact lines.
+    pre: bool = False
 
 
 class ItemSpec(_P):

@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import scrapy
 from parsel import Selector, SelectorList
@@ -31,6 +31,8 @@ from narcwatch.spiders.profile import FieldSpec, ItemSpec, Profile, ProfileRegis
 __all__ = ["ProfileSpider"]
 
 _MAX_FIELD = 200_000
+# Stock text that means "not available", in the languages of the profiled sites.
+_SOLD_OUT = re.compile(r"(?i)out of stock|sold out|unavailable|нет в наличии|закончил|распродан")
 
 
 def _select(root: Selector | Response, fs: FieldSpec | str) -> list[str]:
@@ -88,19 +90,24 @@ class ProfileSpider(scrapy.Spider):
             return
         self.index_pages += 1
         page_no = int(response.meta.get("narcwatch_index_page", 1))
+        found = 0  # links and items this page gave: a paginated page with none ends its chain
         for css in self.profile.index_pages:
             for href in response.css(css).xpath("@href").getall()[:1000]:
+                found += 1
                 yield response.follow(href, callback=self.parse_index, meta={"narcwatch_index_page": 1})
         for i, spec in enumerate(self.profile.items):
-            if spec.link == "self":
-                yield from self._inline_items(response, spec)
-            else:
-                yield from self._item_links(response, spec, i)
+            produced = self._inline_items(response, spec) if spec.link == "self" else self._item_links(response, spec, i)
+            for out in produced:
+                found += 1
+                yield out
         if self.profile.pagination:
             nxt = response.css(self.profile.pagination).xpath("@href").get()
             if nxt:
                 if page_no >= self.profile.max_pages:
                     self.crawler.stats.inc_value("narcwatch/trap/max_pages")
+                elif page_no > 1 and not found:
+                    # a "next" link on a page with nothing on it: past the end (a pagination trap)
+                    self.crawler.stats.inc_value("narcwatch/trap/empty_page")
                 else:
                     yield response.follow(nxt, callback=self.parse_index, meta={"narcwatch_index_page": page_no + 1})
 
@@ -144,7 +151,8 @@ class ProfileSpider(scrapy.Spider):
         if not spec.site_id:
             return None
         m = re.search(spec.site_id, url[:4000])
-        return (m.group(1) if m and m.groups() else m.group(0) if m else None) or None
+        found = (m.group(1) if m and m.groups() else m.group(0) if m else None) or None
+        return unquote(found) if found else None  # /magazin/%D0%A1... -> the handle as the site shows it
 
     # item pages ----------------------------------------------------------------------------
     def parse_item(self, response: Response, spec_index: int, entry_fp: str) -> Iterator[Any]:
@@ -177,7 +185,9 @@ class ProfileSpider(scrapy.Spider):
                 raw = block.xpath("@id").get() or block.xpath("@data-post").get() or ""
                 m = re.search(spec.site_id, raw[:500])
                 site_id = (m.group(1) if m and m.groups() else None)
-            url = response.url if site_id is None and spec.block is None else f"{response.url}#{site_id or n}"
+            anchor = block.xpath("@id").get() if spec.block else None  # the site's own anchor for the block
+            url = (response.url if site_id is None and spec.block is None
+                   else f"{response.url.split('#', 1)[0]}#{(anchor or site_id or n)}")
             item = self._build(spec, block, url, site_id, response=response)
             if item is not None:
                 yield item
@@ -198,7 +208,10 @@ class ProfileSpider(scrapy.Spider):
                                           f"matched nothing on {url} (site redesign?)")
                     return None
                 continue
-            values[name] = [clean(v, 20_000) for v in found[:500]] if many else clean(" ".join(found), _MAX_FIELD)
+            if isinstance(fs, FieldSpec) and fs.pre:
+                values[name] = _pre("".join(found[:5000]))
+            else:
+                values[name] = [clean(v, 20_000) for v in found[:500]] if many else clean(" ".join(found), _MAX_FIELD)
         capture = response.meta.get("narcwatch_capture") or ("", "")
         common = {"source": self.source.id, "url": url, "site_id": site_id or values.pop("site_id", None),
                   "crawl_id": self.ctx.crawl_id, "capture_id": capture[0], "capture_sha256": capture[1]}
@@ -208,7 +221,7 @@ class ProfileSpider(scrapy.Spider):
                 price = parse_money(values.pop("price", None))
                 available = values.pop("available", None)
                 return Listing(**common, price=price, displayed_prices=[price] if price else [],
-                               available=not (available and re.search(r"(?i)out of stock|sold out|unavailable",
+                               available=not (available and re.search(_SOLD_OUT,
                                                                         available)),
                                language=self.source.language, **_strs(values, {"language"}))
             if spec.type == "post":
@@ -248,6 +261,11 @@ class ProfileSpider(scrapy.Spider):
         if self.index_pages and not self.item_links_seen and self.profile.items:
             self.ctx.health_error(f"profile {self.profile.name}: {self.index_pages} index page(s) fetched, "
                                   "no item link or block matched (site redesign?)")
+
+
+def _pre(text: str) -> str:
+    """Preformatted text: line endings normalised, trailing blanks of the block dropped, lines kept."""
+    return text[:_MAX_FIELD].replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _strs(values: dict[str, Any], drop: set[str]) -> dict[str, Any]:

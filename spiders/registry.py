@@ -9,7 +9,8 @@ __all__ = ["SPIDERS", "spider_for"]
 
 SPIDERS = {
     "profile": "narcwatch.spiders.profile_spider.ProfileSpider",
-    "telegram": "narcwatch.spiders.telegram.TelegramPreviewSpider",
+    "telegram": "narcwatch.spiders.telegram_preview.TelegramPreviewSpider",
+    "nebula": "narcwatch.spiders.nebula.NebulaSpider",
 }
 
 

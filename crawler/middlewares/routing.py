@@ -37,6 +37,8 @@ STATS = "narcwatch/route"
 GUARD = "narcwatch/leak_guard/refused"
 HANDLER_HTTPX = "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler"
 HANDLER_PLAYWRIGHT = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+# Chromium via a local SOCKS relay to NARCWATCH_BROWSER_UPSTREAM; everything else via httpx
+HANDLER_BROWSER = "narcwatch.crawler.playwright_handler.BrowserDownloadHandler"
 
 
 def _endpoint(proxy_url: str) -> tuple[str, str, int] | None:
@@ -167,6 +169,7 @@ class LeakGuardMiddleware:
         self.handlers = {scheme: handlers.get(scheme) for scheme in ("http", "https")}
         self.browser_proxy = _endpoint(str(
             (crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS").get("proxy") or {}).get("server", "")))
+        self.browser_upstream = _endpoint(str(crawler.settings.get("NARCWATCH_BROWSER_UPSTREAM") or ""))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "LeakGuardMiddleware":
@@ -188,13 +191,14 @@ class LeakGuardMiddleware:
             return "scheme"
         handler = self.handlers.get(parsed.scheme)
         if request.meta.get("playwright"):
-            if handler != HANDLER_PLAYWRIGHT:
+            if handler not in (HANDLER_PLAYWRIGHT, HANDLER_BROWSER):
                 return "no_browser_handler"
-            proxy = self.browser_proxy
+            # the relay handler refuses to start with a launch proxy of its own, so its upstream is the route
+            proxy = self.browser_upstream if handler == HANDLER_BROWSER else self.browser_proxy
             if proxy is None or proxy[0] not in ("socks5", "socks5h") or (proxy[1], proxy[2]) not in self.cfg.endpoints:
                 return "browser_not_proxied"
             return None
-        if handler != HANDLER_HTTPX:
+        if handler not in (HANDLER_HTTPX, HANDLER_BROWSER):
             return "handler_without_socks5h"  # Scrapy's default handler cannot do remote-DNS SOCKS
         proxy = request.meta.get("proxy")
         end = _endpoint(str(proxy)) if proxy else None
