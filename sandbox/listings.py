@@ -136,15 +136,14 @@ class Listings:
         return b * BLOCK + self._perm(market, b)[1][_START[cat] + r]
 
     def category_upper(self, market: str, cat: str, hours: float) -> int:
-        """Number of k slots of ``cat`` whose index is below the created count (an upper bound)."""
+        """Number of k slots of ``cat`` whose index is below the created count: the count a
+        category tree shows (an upper bound on what is visible). Paging uses ``category_bound``."""
         n = self.w.markets[market].created_count(hours)
         full, rest = divmod(n, BLOCK)
         k = full * lexicon.CATEGORY_SLOTS[cat]
         if rest:
-            # k runs over the category's slots in order, so the bound is the last created slot + 1
-            # (counting the created slots instead left later created ones off every index page)
             inv = self._perm(market, full)[1]
-            k += max((r + 1 for r in range(lexicon.CATEGORY_SLOTS[cat]) if inv[_START[cat] + r] < rest), default=0)
+            k += sum(1 for r in range(lexicon.CATEGORY_SLOTS[cat]) if inv[_START[cat] + r] < rest)
         return k
 
     def category_bound(self, market: str, cat: str, hours: float) -> int:
