@@ -14,6 +14,7 @@ from typing import Any
 import time
 
 from narcwatch.crawler.config import Config, NotifierConfig, TorConfig
+from narcwatch.crawler.models import Source
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import CrawlResult, crawl_source
 from narcwatch.crawler.spool import Spool
@@ -45,12 +46,20 @@ class DemoSummary:
         return sum(c.pages for c in self.crawls)
 
 
+def _fast(source: Source) -> Source:
+    if source.render_js:  # browser pages: the Playwright engineer's concurrency, not ours
+        return source
+    return source.model_copy(update={"concurrency": 16, "delay": 0.0, "autothrottle": False})
+
+
 def demo_config(server: SandboxServer, data: DataDir) -> Config:
     """The config a user would write for these sources: onion ones through the SOCKS proxy."""
     return Config(
         data_dir=data.root,
         tor=TorConfig(socks_url=server.socks_url, control=None),
-        sources=[s.as_source() for s in server.sources],
+        # The sandbox is ours to load: fast politeness is set per source, explicitly (a real
+        # onion market keeps the conservative defaults of crawler/settings.py).
+        sources=[_fast(s.as_source()) for s in server.sources],
         # The shipped default rules deliver to a JSONL file in the data dir: an audit
         # trail of what would have gone to a webhook or mail desk.
         notifiers=[NotifierConfig(id="demo-jsonl", type="jsonl", path="alerts.jsonl")],
