@@ -82,7 +82,6 @@ def politeness(source: Source) -> dict[str, Any]:
         "CONCURRENT_REQUESTS": max(16, concurrency),
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
         "AUTOTHROTTLE_ENABLED": autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.5),
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
