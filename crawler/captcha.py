@@ -26,6 +26,7 @@ class CaptchaRequest:
     image: str | None
     created: float
     path: Path
+    image_url: str | None = None  # where the page showed the image (a human may open it in Tor Browser)
 
 
 def _folder(data_root: Path, source: str) -> Path:
@@ -34,16 +35,19 @@ def _folder(data_root: Path, source: str) -> Path:
     return folder
 
 
-def ask(data_root: Path, source: str, url: str, image: bytes | None, image_ext: str = "png") -> CaptchaRequest:
+def ask(data_root: Path, source: str, url: str, image: bytes | None, image_ext: str = "png",
+        image_url: str | None = None) -> CaptchaRequest:
     folder = _folder(data_root, source)
     cid = uuid.uuid4().hex[:12]
     image_path = None
     if image:
         image_path = folder / f"{cid}.{image_ext if image_ext.isalnum() else 'bin'}"
         image_path.write_bytes(image)
-    req = CaptchaRequest(cid, source, url, str(image_path) if image_path else None, time.time(), folder / f"{cid}.json")
+    req = CaptchaRequest(cid, source, url, str(image_path) if image_path else None, time.time(), folder / f"{cid}.json",
+                         image_url)
     tmp = req.path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"id": cid, "source": source, "url": url, "image": req.image, "created": req.created}))
+    tmp.write_text(json.dumps({"id": cid, "source": source, "url": url, "image": req.image, "created": req.created,
+                               "image_url": image_url}))
     os.replace(tmp, req.path)
     return req
 
@@ -70,7 +74,8 @@ def open_requests(data_root: Path) -> list[CaptchaRequest]:
             continue
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
-            out.append(CaptchaRequest(d["id"], d["source"], d["url"], d.get("image"), d["created"], path))
+            out.append(CaptchaRequest(d["id"], d["source"], d["url"], d.get("image"), d["created"], path,
+                                      d.get("image_url")))
         except (OSError, ValueError, KeyError):
             continue
     return out

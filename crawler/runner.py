@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from narcwatch.crawler.config import Config
 from narcwatch.crawler.models import Source
 from narcwatch.crawler.paths import DataDir
 
-__all__ = ["CrawlResult", "crawl_source", "new_crawl_id"]
+__all__ = ["CrawlResult", "crawl_source", "new_crawl_id", "read_result", "spawn_crawl"]
 
 
 @dataclass
@@ -54,27 +55,51 @@ def crawl_source(source: Source, config: Config, data_dir: DataDir, *, crawl_id:
                  timeout: float | None = None) -> CrawlResult:
     """Crawl ``source`` once in a subprocess; re-using a ``crawl_id`` resumes that crawl."""
     crawl_id = crawl_id or new_crawl_id(source.id)
-    data_dir.ensure()
-    log_file = data_dir.logs / f"{crawl_id}.log"
     with tempfile.TemporaryDirectory(prefix="narcwatch-crawl-") as tmp:
-        job, out = Path(tmp) / "job.json", Path(tmp) / "result.json"
-        job.write_text(json.dumps({
-            "source": source.model_dump(mode="json"), "config": config.model_dump(mode="json"),
-            "data_dir": str(data_dir.root), "crawl_id": crawl_id, "proxy_url": proxy_url,
-            "extra_settings": extra_settings or {}, "result": str(out), "log_file": str(log_file),
-        }), encoding="utf-8")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.run([sys.executable, "-m", "narcwatch.crawler.runner", str(job)], env=env,
-                              timeout=timeout, stdin=subprocess.DEVNULL, capture_output=True)
-        if out.exists():
-            result = CrawlResult(**json.loads(out.read_text(encoding="utf-8")))
-        else:
-            tail = (proc.stderr or b"").decode("utf-8", "replace")[-2000:]
-            result = CrawlResult(source=source.id, crawl_id=crawl_id, errors={"crawler_crashed": 1},
-                                 health=[f"crawl process exited {proc.returncode}: {tail}"])
-        result.returncode = proc.returncode
-        result.log_file = str(log_file)
-        return result
+        proc = spawn_crawl(source, config, data_dir, Path(tmp), crawl_id=crawl_id, proxy_url=proxy_url,
+                           extra_settings=extra_settings, capture_output=True)
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return read_result(Path(tmp), source, crawl_id, data_dir, proc.returncode, stderr)
+
+
+def spawn_crawl(source: Source, config: Config, data_dir: DataDir, workdir: Path, *, crawl_id: str,
+                proxy_url: str | None = None, extra_settings: dict[str, Any] | None = None,
+                capture_output: bool = False) -> subprocess.Popen[bytes]:
+    """Start the crawl child without waiting (a supervisor, or a test that kills it mid-crawl).
+
+    ``workdir`` receives the job file and, when the crawl ends, ``result.json`` (``read_result``)."""
+    data_dir.ensure()
+    job, out = workdir / "job.json", workdir / "result.json"
+    out.unlink(missing_ok=True)
+    job.write_text(json.dumps({
+        "source": source.model_dump(mode="json"), "config": config.model_dump(mode="json"),
+        "data_dir": str(data_dir.root), "crawl_id": crawl_id, "proxy_url": proxy_url,
+        "extra_settings": extra_settings or {}, "result": str(out),
+        "log_file": str(data_dir.logs / f"{crawl_id}.log"),
+    }), encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    pipe = subprocess.PIPE if capture_output else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-m", "narcwatch.crawler.runner", str(job)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe)
+
+
+def read_result(workdir: Path, source: Source, crawl_id: str, data_dir: DataDir, returncode: int,
+                stderr: bytes | None = None) -> CrawlResult:
+    out = workdir / "result.json"
+    if out.exists():
+        result = CrawlResult(**json.loads(out.read_text(encoding="utf-8")))
+    else:
+        tail = (stderr or b"").decode("utf-8", "replace")[-2000:]
+        result = CrawlResult(source=source.id, crawl_id=crawl_id, errors={"crawler_crashed": 1},
+                             health=[f"crawl process exited {returncode}: {tail}"])
+    result.returncode = returncode
+    result.log_file = str(data_dir.logs / f"{crawl_id}.log")
+    return result
 
 
 def _child(job_file: str) -> int:
@@ -99,6 +124,8 @@ def _child(job_file: str) -> int:
     process.crawl(crawler)
     process.start()
     stats = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in (crawler.stats.get_stats() or {}).items()}
+    # Peak resident memory of this crawl process (KiB on Linux): the bounded-memory figure.
+    stats["narcwatch/peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     errors = {k.rsplit("/", 1)[1]: int(v) for k, v in stats.items() if k.startswith("narcwatch/errors/")}
     for k, v in stats.items():
         if k.startswith("narcwatch/leak_guard/refused/") and v:

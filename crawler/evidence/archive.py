@@ -61,12 +61,16 @@ class EvidenceArchive:
     """One writer per crawl process; files are ``<source>/<date>/<crawl>-<n>.warc.gz``."""
 
     def __init__(self, root: str | Path, source: str, crawl_id: str, *, max_bytes: int = 256 * 1024 * 1024,
-                 manifest: Manifest | None = None):
+                 manifest: Manifest | None = None, autosync: bool = True, compresslevel: int = 6):
         self.root = Path(root)
         self.source = source
         self.crawl_id = crawl_id
         self.max_bytes = max_bytes
-        self.manifest = manifest or Manifest(self.root / "manifest.sqlite")
+        # autosync: every record reaches the OS (and the manifest) before ``record`` returns.
+        # A crawl turns it off and calls ``sync()`` before each spool commit instead.
+        self.autosync = autosync
+        self.compresslevel = compresslevel
+        self.manifest = manifest or Manifest(self.root / "manifest.sqlite", buffered=not autosync)
         self._fh: BinaryIO | None = None
         self._writer: _Sha256Writer | None = None
         self._rel: str = ""
@@ -102,8 +106,15 @@ class EvidenceArchive:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+            self.manifest.flush()  # rows of a finished file are never left behind a rotation
         self._fh = None
         self._writer = None
+
+    def sync(self) -> None:
+        """Records written so far reach the OS, then their manifest rows are committed."""
+        if self._fh is not None:
+            self._fh.flush()
+        self.manifest.flush()
 
     def close(self) -> None:
         self.close_file()
@@ -150,7 +161,8 @@ class EvidenceArchive:
         writer.write_record(response)
         if is_http:
             writer.write_record(request)
-        self._fh.flush()  # the record is on disk before any item can cite it
+        if self.autosync:
+            self._fh.flush()  # the record is on disk before any item can cite it
         content_type = next((v.decode("latin-1") for k, v in response_headers if k.lower() == b"content-type"), "")
         capture = Capture(id=cid, source=self.source, url=url, status=status, fetched_at=fetched_at, sha256=sha_hex,
                           content_type=content_type[:200], length=len(body), warc_file=self._rel,

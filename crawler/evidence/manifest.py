@@ -2,7 +2,8 @@
 
 SQLite rather than JSONL because ``evidence show`` looks one capture up among millions
 and because several crawl processes append at once; WAL keeps a committed row through
-``kill -9``.
+``kill -9``. A crawl adds rows with ``buffered=True`` and commits them in batches
+(``flush``), before the items that cite them reach the spool.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ _COLS = ("id", "source", "crawl_id", "url", "status", "fetched_at", "sha256", "c
          "warc_file", "warc_offset", "rendered", "screenshot")
 
 
+_INSERT = f"INSERT OR REPLACE INTO captures({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})"
+
+
 class Manifest:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, buffered: bool = False):
         self.path = Path(path)
+        self.buffered = buffered
+        self._rows: list[list[object]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -50,14 +56,29 @@ class Manifest:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
 
     def add(self, capture: Capture) -> None:
         row = capture.model_dump()
         row["fetched_at"] = capture.fetched_at.isoformat()
         row["rendered"] = int(capture.rendered)
-        self._db.execute(f"INSERT OR REPLACE INTO captures({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))})",
-                         [row[c] for c in _COLS])
+        self._rows.append([row[c] for c in _COLS])
+        if not self.buffered:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows in one transaction."""
+        if not self._rows:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(_INSERT, self._rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._rows.clear()
 
     def get(self, capture_id: str) -> Capture | None:
         row = self._db.execute(f"SELECT {','.join(_COLS)} FROM captures WHERE id = ?", (capture_id,)).fetchone()

@@ -4,7 +4,8 @@ Sits at 870, near the download handler: responses travel back from high numbers 
 low, so this sees the body exactly as transferred, before HttpCompressionMiddleware
 (590) decodes it or a redirect (600) replaces it. That is what evidence must hold. The
 capture id and sha256 go into ``request.meta`` for the capture pipeline to stamp on
-every item parsed from the page.
+every item parsed from the page. Records are made durable by the crawl's group commit
+(``CrawlContext.before_commit``): WARC bytes and manifest rows before the items citing them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
+from narcwatch.crawler.context import get_context
 from narcwatch.crawler.evidence.archive import EvidenceArchive
 from narcwatch.crawler.paths import DataDir
 
@@ -43,7 +45,9 @@ class EvidenceMiddleware:
             raise NotConfigured("NARCWATCH_DATA_DIR not set")
         archive = EvidenceArchive(DataDir.at(data_dir).evidence, s.get("NARCWATCH_SOURCE_ID") or "default",
                                   s.get("NARCWATCH_CRAWL_ID") or "adhoc",
-                                  max_bytes=s.getint("NARCWATCH_WARC_MAX_BYTES", 256 * 1024 * 1024))
+                                  max_bytes=s.getint("NARCWATCH_WARC_MAX_BYTES", 256 * 1024 * 1024),
+                                  autosync=False)
+        get_context(crawler).before_commit.append(archive.sync)
         mw = cls(crawler, archive)
         crawler.signals.connect(mw._closed, signal=signals.spider_closed)
         return mw

@@ -57,6 +57,17 @@ class FrontierSpiderMiddleware:
         if self.ctx.ledger.close_page(fp):
             self.ctx.page_done(fp)
 
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Start requests are pending too: a start page that never completes leaves the crawl incomplete."""
+        spider = self.crawler.spider
+        async for out in start:
+            if isinstance(out, Request):
+                try:
+                    self.ctx.frontier.add_pending([(self.ctx.fingerprint(out), out.to_dict(spider=spider))])
+                except ValueError:
+                    pass
+            yield out
+
     def process_spider_output(self, response: Response, result: Any) -> Any:  # sync fallback
         raise NotImplementedError("FrontierSpiderMiddleware needs an async-capable chain")
 

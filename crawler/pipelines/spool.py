@@ -1,9 +1,9 @@
 """Items to the spool, idempotently, and the crawl's outcome at the end.
 
 Idempotency key ``{crawl_id}:{type}:{key}``: a resumed crawl re-yielding an item inserts
-nothing. Items are buffered and committed when their page completes (one transaction
-per page, then the page is marked done in the frontier), which is both the fast path
-and the kill -9 safe order.
+nothing. Items are buffered and group-committed by the crawl context (spool before the
+frontier marks the pages done, see ``crawler.context``), on size, on a timer, when the
+crawl goes idle and when it closes, which is both the fast path and the kill -9 safe order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from scrapy import signals
+from twisted.internet.task import LoopingCall
 
 from narcwatch.crawler.context import CrawlContext, get_context
 from narcwatch.crawler.spoolitems import CrawlEnd
@@ -25,8 +26,6 @@ __all__ = ["SpoolPipeline", "spool_key"]
 
 log = logging.getLogger(__name__)
 
-_FLUSH_AT = 500
-
 
 def spool_key(crawl_id: str, item: Any) -> str:
     return f"{crawl_id}:{item.type}:{item.key}"
@@ -37,6 +36,7 @@ class SpoolPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.ctx = ctx
+        self._timer: LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "SpoolPipeline":
@@ -44,7 +44,16 @@ class SpoolPipeline:
         crawler.signals.connect(pipe._released, signal=signals.item_dropped)
         crawler.signals.connect(pipe._released, signal=signals.item_error)
         crawler.signals.connect(pipe._closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipe._idle, signal=signals.spider_idle)
         return pipe
+
+    def open_spider(self) -> None:
+        # A batch must not wait for the next page forever (a paused source, a slow site).
+        self._timer = LoopingCall(self.ctx.maybe_flush)
+        self._timer.start(max(0.05, self.ctx.commit_interval), now=False)
+
+    def _idle(self) -> None:
+        self.ctx.flush()
 
     def _released(self, item: Any) -> None:
         if (fp := self.ctx.ledger.item_done(item)) is not None:
@@ -60,16 +69,20 @@ class SpoolPipeline:
         self.stats.inc_value(f"narcwatch/items/{item.type}")
         if (fp := self.ctx.ledger.item_done(item)) is not None:
             self.ctx.page_done(fp)
-        elif len(self.ctx.buffer) >= _FLUSH_AT:
-            self.ctx.flush()
+        else:
+            self.ctx.maybe_flush()
         return item
 
     def close_spider(self) -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
         self.ctx.flush()
 
     def _closed(self, reason: str) -> None:
         """After the engine stopped (spider_closed carries why): write the crawl's outcome."""
         ctx = self.ctx
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
         ctx.flush()
         counts = ctx.frontier.counts()
         complete = counts["pending"] == 0 and counts["failed"] == 0 and not ctx.health and reason == "finished"

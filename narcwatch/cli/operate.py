@@ -42,9 +42,36 @@ def register(app: typer.Typer) -> None:
             src = st.config.source(source)
         except KeyError as exc:
             fail(str(exc.args[0]))
-        from narcwatch.crawler.runner import crawl_source
-
-        result = crawl_source(src, st.config, st.data, crawl_id=crawl_id, proxy_url=proxy)
+        result = _crawl_with_prompt(src, st, crawl_id, proxy)
         console.print(json.dumps({k: v for k, v in result.to_json().items() if k != "stats"}, indent=2))
         if not result.complete:
             raise typer.Exit(1)
+
+
+def _crawl_with_prompt(src, st, crawl_id, proxy):  # type: ignore[no-untyped-def]
+    """Run the crawl child; whenever it asks for a CAPTCHA, show the image path and ask the user.
+
+    The crawl pauses that source until the answer file exists; nothing is ever guessed."""
+    import tempfile
+    import time
+
+    from narcwatch.crawler import captcha
+    from narcwatch.crawler.runner import new_crawl_id, read_result, spawn_crawl
+
+    crawl_id = crawl_id or new_crawl_id(src.id)
+    with tempfile.TemporaryDirectory(prefix="narcwatch-crawl-") as tmp:
+        proc = spawn_crawl(src, st.config, st.data, Path(tmp), crawl_id=crawl_id, proxy_url=proxy)
+        asked: set[str] = set()
+        while proc.poll() is None:
+            for req in captcha.open_requests(st.data.root):
+                if req.source != src.id or req.id in asked:
+                    continue
+                asked.add(req.id)
+                console.print(f"[yellow]CAPTCHA[/yellow] on {req.url}", highlight=False)
+                console.print(f"  image: {req.image or '(not saved)'}  (source {req.image_url or '-'})", highlight=False)
+                text = typer.prompt("  what does the image say? (empty: leave it for the dashboard)", default="",
+                                    show_default=False)
+                if text.strip():
+                    captcha.answer(st.data.root, req.source, req.id, text)
+            time.sleep(0.5)
+        return read_result(Path(tmp), src, crawl_id, st.data, proc.returncode)

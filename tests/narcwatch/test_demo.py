@@ -21,7 +21,7 @@ import yaml
 
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.spool import Spool
-from narcwatch.demo import run_demo
+from narcwatch.demo import demo_config, run_demo
 from narcwatch.sandbox import SandboxServer, World
 
 SOURCE = "velvet-market"
@@ -61,19 +61,12 @@ def small_world() -> World:
     return World(seed=7, size=300)
 
 
-def only(server: SandboxServer, source: str) -> SandboxServer:
-    """The server, with ``sources`` narrowed to one (the others are crawled elsewhere)."""
-    keep = [s for s in server.sources if s.id == source]
-    server.__dict__["sources"] = keep  # instance attribute shadows the property for this test
-    return server
-
-
 @pytest.mark.slow
 def test_demo_end_to_end_matches_ground_truth(tmp_path, small_world):
     data = DataDir.at(tmp_path / "data")
     with SandboxServer(small_world) as server:
         truth = truth_listing_urls(server, SOURCE)
-        summary = run_demo(data, server=only(server, SOURCE))
+        summary = run_demo(data, server=server, only=[SOURCE])
     (crawl,) = summary.crawls
     assert crawl.complete and not crawl.errors, crawl
     rows = store_rows(data)
@@ -89,7 +82,7 @@ def test_demo_end_to_end_matches_ground_truth(tmp_path, small_world):
 
 
 def _config(path: Path, data: Path, server: SandboxServer) -> Path:
-    src = server.source(SOURCE).as_source()
+    src = demo_config(server, DataDir.at(data)).source(SOURCE)  # the demo's per-source politeness
     cfg = {"data_dir": str(data), "tor": {"socks_url": server.socks_url, "control": None},
            "sources": [json.loads(src.model_dump_json())]}
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
@@ -117,7 +110,7 @@ def test_kill_9_crawler_and_ingest_lose_and_duplicate_nothing(tmp_path, small_wo
     with SandboxServer(small_world) as server:
         # reference: an uninterrupted run
         ref = DataDir.at(tmp_path / "ref")
-        run_demo(ref, server=only(server, SOURCE))
+        run_demo(ref, server=server, only=[SOURCE])
         expected = store_rows(ref)
 
         data = tmp_path / "killed"
