@@ -1,0 +1,271 @@
+"""Evasion normalisation with a map back to raw offsets (component ``narcwatch_normalize``).
+
+Vendors write ``f3nt4nyl``, ``n.i.t.a.z.e.n.e``, ``fеntanyl`` with a Cyrillic ``е``,
+``ﬁ`` ligatures and zero-width joiners so that keyword filters miss them. ``normalize``
+undoes that and returns a :class:`Normalized` whose ``text`` is lower-case and folded,
+and whose ``to_raw`` maps any span of it back to the span of the original string, so
+every fact still points at what the page really said.
+
+The same function is applied to lexicon names (``narcwatch.extract.lexicon``), so a
+Russian street name written in Cyrillic folds exactly like the text it is looked for in:
+folding is a *skeleton* (UTS #39 style) applied to both sides, never a translation.
+
+Steps, in order (each is linear; no regex with nested unbounded quantifiers):
+
+1. drop zero-width and other format characters (Unicode category Cf, soft hyphen);
+2. NFKC and lower-case, character by character (so each output char knows its source);
+3. join spaced or dotted single letters (``n i t a z e n e``, ``m.d.m.a``);
+4. per word token: fold Cyrillic/Greek look-alikes when every non-Latin letter of the
+   token is a look-alike (a real Russian word such as ``мефедрон`` keeps its ``ф``/``д``
+   and is left alone), then leetspeak when a digit or ``@``/``$`` sits *between* two
+   letters (``f3nt4nyl``, ``c0ca1ne``) - never ``40$``, ``5g`` or ``3-MMC``.
+
+Misspellings are the lexicon's business (``narcwatch.extract.substances`` matches long
+names within a bounded edit distance).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+__all__ = ["HOMOGLYPHS", "LEET", "Normalized", "make_normalizer", "normalize"]
+
+# Cyrillic and Greek letters that render like a Latin letter (after lower-casing).
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ь": "b", "г": "r", "п": "n", "и": "u",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "ς": "c", "ϲ": "c", "ζ": "z",
+}
+# Letters that only count as look-alikes inside a token that already has Latin letters
+# (a whole Cyrillic word made of г/п/и/ь is Russian, not a disguise).
+_WEAK_HOMOGLYPHS = frozenset("гпиьημγωζ")
+
+LEET: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "8": "b"}
+
+# Zero-width and invisible characters that are not category Cf but act like it.
+_INVISIBLE = frozenset("\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0")
+
+# Single characters separated by a short run of separators, at least 4 of them for
+# spaces ("n i t a") and 3 for dots/dashes ("l.s.d"). Bounded inner repetition only.
+_SPACED = re.compile(
+    r"(?<![^\W_])"                       # not preceded by a letter/digit
+    r"[^\W_](?:[ ._*·|/\\~+-]{1,3}[^\W_](?![^\W_])){2,64}"
+)
+_WORD = re.compile(r"[^\W_]+(?:[@$][^\W_]+)*")  # letters/digits, @ and $ only inside
+
+
+@dataclass(slots=True)
+class Normalized:
+    """Normalised text plus, per normalised char, the raw span it came from.
+
+    ``starts``/``ends`` are ``None`` when the map is the identity (plain ASCII text with
+    nothing joined), which is the common case and costs nothing.
+    """
+
+    raw: str
+    text: str
+    starts: list[int] | None = field(default=None, repr=False)
+    ends: list[int] | None = field(default=None, repr=False)
+
+    def to_raw(self, start: int, end: int) -> tuple[int, int]:
+        """Raw ``(start, end)`` for the normalised span ``[start, end)`` (clamped, total)."""
+        n = len(self.text)
+        start = min(max(start, 0), n)
+        end = min(max(end, start), n)
+        if self.starts is None or self.ends is None:
+            return start, end
+        if start == end:
+            pos = self.starts[start] if start < n else len(self.raw)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+    def raw_span(self, start: int, end: int) -> str:
+        rs, re_ = self.to_raw(start, end)
+        return self.raw[rs:re_]
+
+
+def _char_pass(raw: str) -> tuple[list[str], list[int], list[int]]:
+    """Step 1+2: drop invisibles, NFKC + lower each char, remember its raw span."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(raw):
+        if ch < "\x80":
+            out.append(ch.lower())
+            starts.append(i)
+            ends.append(i + 1)
+            continue
+        if ch in _INVISIBLE or unicodedata.category(ch) == "Cf":
+            continue
+        folded = unicodedata.normalize("NFKC", ch).lower()
+        for f in folded:
+            if f in _INVISIBLE or unicodedata.category(f) == "Cf":
+                continue
+            out.append(f)
+            starts.append(i)
+            ends.append(i + 1)
+    return out, starts, ends
+
+
+def _consistent_run(run: str) -> int:
+    """Length of the prefix of a spaced-letters match that really is one spelled word.
+
+    One separator throughout (``n.i.t.a`` or ``n i t a``, not ``L.S.D 1 x 5 g``), at
+    least 3 letters (4 when spaced by blanks), digits only as leetspeak.
+    """
+    chars = [run[0]]
+    sep = None
+    i = 1
+    end = 1
+    while i < len(run):
+        j = i
+        while j < len(run) and not run[j].isalnum():
+            j += 1
+        if j >= len(run):
+            break
+        this = run[i:j]
+        if sep is None:
+            sep = this
+        elif this != sep:
+            break
+        chars.append(run[j])
+        end = j + 1
+        i = j + 1
+    letters = sum(c.isalpha() for c in chars)
+    if any(not c.isalpha() and c not in LEET for c in chars) or letters * 2 < len(chars):
+        return 0
+    if any(not a.isalpha() and not b.isalpha() for a, b in zip(chars, chars[1:])):
+        return 0  # "1 2 3 4" is a count, not a spelled word
+    if letters < 3 or (sep is not None and sep.strip() == "" and len(chars) < 4):
+        return 0
+    return end
+
+
+def _join_spaced(text: str, starts: list[int] | None, ends: list[int] | None,
+                 ) -> tuple[str, list[int] | None, list[int] | None]:
+    """Step 3: ``n i t a z e n e`` -> ``nitazene`` (map kept per letter)."""
+    accepted = []
+    for m in _SPACED.finditer(text):
+        run = _consistent_run(m.group())
+        if run:
+            accepted.append((m.start(), m.start() + run))
+    if not accepted:
+        return text, starts, ends
+    if starts is None or ends is None:
+        starts = list(range(len(text)))
+        ends = list(range(1, len(text) + 1))
+    out: list[str] = []
+    ns: list[int] = []
+    ne: list[int] = []
+    pos = 0
+    for a, b in accepted:
+        out.append(text[pos:a])
+        ns.extend(starts[pos:a])
+        ne.extend(ends[pos:a])
+        for k in range(a, b):
+            if text[k].isalnum():
+                out.append(text[k])
+                ns.append(starts[k])
+                ne.append(ends[k])
+        pos = b
+    out.append(text[pos:])
+    ns.extend(starts[pos:])
+    ne.extend(ends[pos:])
+    return "".join(out), ns, ne
+
+
+def _fold_token(tok: str, email_like: bool) -> str:
+    """Step 4 for one word token: look-alikes then leetspeak; same length out as in."""
+    if not tok.isascii():
+        latin = sum(1 for c in tok if "a" <= c <= "z")
+        others = [c for c in tok if c.isalpha() and not ("a" <= c <= "z")]
+        if others and all(c in HOMOGLYPHS for c in others) and (
+                latin or not any(c in _WEAK_HOMOGLYPHS for c in others)):
+            tok = "".join(HOMOGLYPHS.get(c, c) for c in tok)
+    if tok.isalpha():
+        return tok
+    chars = list(tok)
+    n = len(chars)
+    # Leet counts only as a run of leet chars with a letter on both sides, so
+    # "n1t4z3n3" and "c0ca1ne" fold while "3mmc", "5g", "40$", "jwh018", "am2201" do not.
+    interior = False
+    i = 0
+    while i < n:
+        if chars[i] in LEET and not chars[i].isalpha():
+            j = i
+            while j < n and chars[j] in LEET:
+                j += 1
+            if i > 0 and j < n and chars[i - 1].isalpha() and chars[j].isalpha() and not (
+                    email_like and "@" in chars[i:j]):
+                interior = True
+                break
+            i = j
+        else:
+            i += 1
+    if not interior:
+        return tok
+    letters = sum(c.isalpha() for c in chars)
+    digits = n - letters
+    if letters < 2 or digits > letters or any(not (c.isalpha() or c in LEET) for c in chars):
+        return tok
+    return "".join(LEET.get(c, c) for c in chars)
+
+
+def _fold_words(text: str) -> str:
+    parts: list[str] = []
+    pos = 0
+    for m in _WORD.finditer(text):
+        tok = m.group()
+        if tok.isascii() and tok.isalpha():
+            continue
+        email_like = text.startswith(".", m.end()) or "@" in tok and "." in text[m.end():m.end() + 1]
+        folded = _fold_token(tok, email_like)
+        if folded != tok:
+            parts.append(text[pos:m.start()])
+            parts.append(folded)
+            pos = m.end()
+    if not parts:
+        return text
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def normalize(raw: str) -> Normalized:
+    """Fold evasions out of ``raw``; total (any str in, never raises)."""
+    if not isinstance(raw, str):
+        raw = "" if raw is None else str(raw)
+    starts: list[int] | None
+    ends: list[int] | None
+    if raw.isascii():
+        text, starts, ends = raw.lower(), None, None
+    else:
+        chars, starts, ends = _char_pass(raw)
+        text = "".join(chars)
+    text, starts, ends = _join_spaced(text, starts, ends) if _SPACED.search(text) else (text, starts, ends)
+    if starts is not None and ends is not None and len(text) == len(raw) and all(
+            s == i for i, s in enumerate(starts)) and all(e == i + 1 for i, e in enumerate(ends)):
+        starts = ends = None
+    text = _fold_words(text)
+    return Normalized(raw=raw, text=text, starts=starts, ends=ends)
+
+
+@Language.factory("narcwatch_normalize", default_config={})
+def make_normalizer(nlp: Language, name: str) -> "NormalizeComponent":
+    return NormalizeComponent()
+
+
+class NormalizeComponent:
+    """Sets ``doc._.nw_norm`` to :func:`normalize` of ``doc.text``."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.nw_norm = normalize(doc.text)
+        return doc
