@@ -1,0 +1,325 @@
+"""Substance mentions from the lexicon (component ``narcwatch_substances``).
+
+A token trie over the *normalised* text (``doc._.nw_norm``): names are normalised by the
+same function, split into letter runs and digit runs (so ``3-MMC``, ``3MMC`` and
+``3 mmc`` are one key), and each name is also stored with its separators removed
+(``alphaPVP``). Matching is longest-match, left to right, one dict lookup per token,
+so the cost is linear in the text and independent of the lexicon size.
+
+Layers, each with its confidence:
+
+* exact names (canonical 0.98, synonym 0.95, abbreviation 0.9, street name 0.85);
+* fuzzy: a single alphabetic token of 7+ letters within edit distance 1 (2 from 10
+  letters) of a lexicon name with the same first letter (``isotonitazine``,
+  ``carfentanyl``, ``metamfetamin``) - 0.75 / 0.65;
+* ambiguous slang (``ice``, ``speed``, ``snow``): only when the text also looks like
+  an offer (a quantity or a price) or names another substance - 0.6;
+* short codes that are English words in lower case (``DOM``, ``MET``) only in capitals.
+
+Spans are mapped back to raw offsets, so ``text[start:end]`` is what the page said.
+Novel-substance candidates (``narcwatch.extract.novel``) are added with ``novel=True``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from narcwatch.extract.lexicon import Entry, Lexicon, NameKind, load_lexicon
+from narcwatch.extract.models import SubstanceMention
+from narcwatch.extract.normalize import Normalized, normalize
+
+__all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+_SEP_ONLY = re.compile(r"[\W_]+")
+# Something that looks like an offer: a quantity with a unit or a price.
+_OFFER_CUE = re.compile(
+    r"\d\s?(?:g|gr|grams?|gramm|mg|kg|oz|ml|ug|µg|mcg|pcs|pills?|tabs?|x)\b"
+    r"|[$€£]\s?\d|\d\s?(?:[$€£]|usd|eur|gbp|btc|xmr|usdt)\b"
+    r"|\d\s?(?:гр|грамм|шт)|\b(?:price|per gram|for sale|wts|вес|цена|precio|preis)\b"
+)
+_MAX_GAP = 3  # separator chars allowed between the tokens of a multi-word name
+
+_CONF = {
+    NameKind.CANONICAL: 0.98, NameKind.SYNONYM: 0.95, NameKind.ABBREVIATION: 0.9,
+    NameKind.STREET: 0.85, NameKind.AMBIGUOUS: 0.6,
+}
+_KIND_RANK = {NameKind.CANONICAL: 0, NameKind.SYNONYM: 1, NameKind.ABBREVIATION: 2,
+              NameKind.STREET: 3, NameKind.AMBIGUOUS: 4}
+
+# Real words within fuzzy reach of a lexicon name ("morphing" ~ morphine).
+FUZZY_STOP = frozenset({
+    "morphing", "codeine", "heroine", "heroines", "cocaine", "mephedrone", "caffeine",
+    "ketamine", "migraine", "fentanyl", "protein", "proteine", "proteins", "vitamine",
+    "vitamins", "nicotine", "amphetamine", "prevention", "practice", "marines", "marine",
+    "alphabet", "trainee", "trainees", "moraine", "chlorine", "fluorine", "bromine",
+    "ketones", "benzene", "toluene", "acetone", "methane", "ethanol", "methanol",
+    "ecstatic", "ecstasies", "harmine", "alkaline", "gasoline", "medicine", "medicines",
+    "marijuana", "tramadol", "valium", "dopamine", "serotonin", "adrenaline", "histamine",
+    "glutamine", "cysteine", "arginine", "lysine", "taurine", "creatine", "theanine",
+    "tyrosine", "glycine", "alanine", "guanine", "adenine", "purine", "quinine", "feminine",
+    "masculine", "genuine", "examine", "determine", "routine", "machine", "machines",
+    "magazine", "magazines", "engine", "engines", "imagine", "famine", "jasmine",
+    "sardine", "sardines", "margarine", "doctrine", "figurine", "nectarine", "tangerine",
+    "submarine", "limousine", "cuisine", "quarantine", "turbine", "opinion", "opinions",
+    "ketchup", "methods", "methodical", "kratom", "benzodiazepine", "benzodiazepines",
+    "opioids", "opiates", "stimulant", "stimulants", "cannabis", "cannabinoid",
+    "cannabinoids", "psychedelic", "psychedelics", "dissociative", "dissociatives",
+    "deposit", "dentist", "delivered", "delivery", "shipping", "shippers", "shipment",
+    "stealth", "stealthy", "packaging", "package", "packages", "quality", "quantity",
+    "tracking", "trackable", "customer", "customers", "business", "discount", "discounts",
+    "reships", "reship", "refund", "refunds", "product", "products", "purity", "listings",
+    "listing", "anywhere", "sealed", "vacuum", "decline", "declined", "phenomenal",
+    "pharmacy", "pharmacies", "pharmaceutical", "pharmaceuticals", "prescription",
+    "generic", "generics", "tablets", "capsules", "methylated", "ethylene", "propylene",
+    "calcium", "cocoanut", "heroism", "morphed", "morphology", "cocaines", "ketamines",
+    "amphetamines", "methamphetamines", "codeines", "morphines", "fentanyls",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    entry: int           # index into the matcher's entries
+    kind: str            # NameKind
+    upper_only: bool     # must be written in capitals in the raw text
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _keys(name: str) -> set[tuple[str, ...]]:
+    """The token keys a lexicon name is matched by (as written; separators removed)."""
+    keys = set()
+    toks = tuple(t for t, _, _ in _tokens(normalize(name).text))
+    if toks:
+        keys.add(toks)
+    joined = _SEP_ONLY.sub("", name)
+    if joined and joined != name:
+        jt = tuple(t for t, _, _ in _tokens(normalize(joined).text))
+        if jt:
+            keys.add(jt)
+    return keys
+
+
+def _osa(a: str, b: str, k: int) -> int:
+    """Optimal-string-alignment distance, stopping early once it exceeds ``k``."""
+    if abs(len(a) - len(b)) > k:
+        return k + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        best = cur[0]
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            best = min(best, v)
+        if best > k:
+            return k + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        nxt = set()
+        for w in frontier:
+            for i in range(len(w)):
+                nxt.add(w[:i] + w[i + 1:])
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+def _max_dist(n: int) -> int:
+    return 2 if n >= 10 else 1
+
+
+class SubstanceMatcher:
+    """Finds lexicon names in text. Build once per lexicon; ``find`` is thread-safe."""
+
+    MIN_FUZZY = 7
+
+    def __init__(self, lexicon: Lexicon, *, fuzzy: bool = True) -> None:
+        self.lexicon = lexicon
+        self.entries: list[Entry] = list(lexicon)
+        self.fuzzy = fuzzy
+        self._trie: dict = {}
+        self._fuzzy_index: dict[str, list[tuple[str, int]]] = {}
+        self._fuzzy_cache: dict[str, tuple[int, int] | None] = {}
+        singles: dict[str, tuple[int, str]] = {}
+        for idx, entry in enumerate(self.entries):
+            upper = {u.casefold() for u in entry.upper_only}
+            for name, kind in entry.names():
+                payload = _Payload(idx, kind, name.casefold() in upper)
+                for key in _keys(name):
+                    self._insert(key, payload)
+                    if (len(key) == 1 and key[0].isalpha() and len(key[0]) >= self.MIN_FUZZY
+                            and kind != NameKind.AMBIGUOUS and not payload.upper_only):
+                        singles.setdefault(key[0], (idx, kind))
+        self._vocab = frozenset(singles)
+        for word, (idx, _) in singles.items():
+            for d in _deletes(word, _max_dist(len(word))):
+                self._fuzzy_index.setdefault(d, []).append((word, idx))
+
+    def _insert(self, key: tuple[str, ...], payload: _Payload) -> None:
+        node = self._trie
+        for tok in key:
+            node = node.setdefault(tok, {})
+        best = node.get(None)
+        if best is None or _KIND_RANK[payload.kind] < _KIND_RANK[best.kind]:
+            node[None] = payload
+
+    # --- fuzzy -----------------------------------------------------------------
+    def _fuzzy(self, tok: str) -> tuple[int, int] | None:
+        """``(entry index, distance)`` of the closest long name, or ``None``."""
+        hit = self._fuzzy_cache.get(tok, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        result: tuple[int, int] | None = None
+        if tok not in FUZZY_STOP:
+            k = _max_dist(len(tok))
+            best: tuple[int, str, int] | None = None
+            seen: set[str] = set()
+            for d in _deletes(tok, k):
+                for word, idx in self._fuzzy_index.get(d, ()):
+                    if word in seen or word[0] != tok[0]:
+                        continue
+                    seen.add(word)
+                    kk = min(k, _max_dist(len(word)))
+                    dist = _osa(tok, word, kk)
+                    if dist <= kk and (best is None or dist < best[0]):
+                        best = (dist, word, idx)
+            if best is not None:
+                result = (best[2], best[0])
+        if len(self._fuzzy_cache) > 100_000:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[tok] = result
+        return result
+
+    # --- matching --------------------------------------------------------------
+    def find(self, raw: str, norm: Normalized | None = None) -> list[SubstanceMention]:
+        """Lexicon mentions in ``raw`` (pass ``norm`` if already normalised). Total."""
+        if not isinstance(raw, str):
+            return []
+        norm = norm if norm is not None and norm.raw == raw else normalize(raw)
+        text = norm.text
+        toks = _tokens(text)
+        found: list[tuple[int, int, _Payload, float]] = []  # norm start, end, payload, conf
+        i, n = 0, len(toks)
+        while i < n:
+            node = self._trie.get(toks[i][0])
+            best_j = -1
+            best_p: _Payload | None = None
+            j = i
+            while node is not None:
+                p = node.get(None)
+                if p is not None:
+                    best_j, best_p = j, p
+                j += 1
+                if j >= n:
+                    break
+                gap = text[toks[j - 1][2]:toks[j][1]]
+                if len(gap) > _MAX_GAP or "\n" in gap:
+                    break
+                node = node.get(toks[j][0])
+            if best_p is not None:
+                found.append((toks[i][1], toks[best_j][2], best_p, _CONF[best_p.kind]))
+                i = best_j + 1
+                continue
+            tok = toks[i][0]
+            if self.fuzzy and len(tok) >= self.MIN_FUZZY and tok.isalpha() and tok not in self._vocab:
+                hit = self._fuzzy(tok)
+                if hit is not None:
+                    idx, dist = hit
+                    found.append((toks[i][1], toks[i][2], _Payload(idx, NameKind.SYNONYM, False),
+                                  0.75 if dist <= 1 else 0.65))
+            i += 1
+        if not found:
+            return []
+        context: bool | None = None
+        out: list[SubstanceMention] = []
+        for ns, ne, payload, conf in found:
+            rs, re_ = norm.to_raw(ns, ne)
+            surface = raw[rs:re_]
+            if payload.upper_only and surface.upper() != surface:
+                continue
+            if payload.kind == NameKind.AMBIGUOUS:
+                if context is None:
+                    context = bool(_OFFER_CUE.search(text)) or any(
+                        p.kind != NameKind.AMBIGUOUS and not p.upper_only for _, _, p, _ in found)
+                if not context:
+                    continue
+            entry = self.entries[payload.entry]
+            out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,
+                                        text=surface, start=rs, end=re_, confidence=conf))
+        return out
+
+
+@lru_cache(maxsize=8)
+def matcher_for(path: str | None = None, fuzzy: bool = True) -> SubstanceMatcher:
+    """The matcher for a lexicon file (default: the shipped lexicon), built once."""
+    return SubstanceMatcher(load_lexicon(Path(path) if path else None), fuzzy=fuzzy)
+
+
+def find_substances(text: str, *, lexicon: Lexicon | None = None, novel: bool = True,
+                    norm: Normalized | None = None) -> list[SubstanceMention]:
+    """Known substances plus novel candidates in ``text``, sorted by start. Total."""
+    if not isinstance(text, str) or not text:
+        return []
+    from narcwatch.extract.novel import find_novel  # local: novel imports this module's helpers
+
+    matcher = matcher_for() if lexicon is None else SubstanceMatcher(lexicon)
+    norm = norm if norm is not None and norm.raw == text else normalize(text)
+    mentions = matcher.find(text, norm)
+    if novel:
+        mentions = find_novel(text, norm, mentions, matcher.lexicon)
+    return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+@Language.factory("narcwatch_substances", default_config={"lexicon_path": None, "fuzzy": True, "novel": True})
+def make_substances(nlp: Language, name: str, lexicon_path: str | None, fuzzy: bool, novel: bool,
+                    ) -> "SubstancesComponent":
+    return SubstancesComponent(lexicon_path=lexicon_path, fuzzy=fuzzy, novel=novel)
+
+
+class SubstancesComponent:
+    """Thin spaCy wrapper: appends substance mentions to ``doc._.nw_facts``."""
+
+    def __init__(self, lexicon_path: str | None = None, fuzzy: bool = True, novel: bool = True) -> None:
+        self.lexicon_path = lexicon_path
+        self.fuzzy = fuzzy
+        self.novel = novel
+        self._matcher: SubstanceMatcher | None = None
+
+    def initialize(self, get_examples: Iterable | None = None, nlp: Language | None = None) -> None:
+        self._matcher = matcher_for(self.lexicon_path, self.fuzzy)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._matcher is None:
+            self.initialize()
+        assert self._matcher is not None
+        raw = doc.text
+        norm = doc._.nw_norm if isinstance(doc._.nw_norm, Normalized) else normalize(raw)
+        mentions = self._matcher.find(raw, norm)
+        if self.novel:
+            from narcwatch.extract.novel import find_novel
+
+            mentions = find_novel(raw, norm, mentions, self._matcher.lexicon)
+        facts = doc._.nw_facts
+        if facts is not None:
+            facts.substances.extend(sorted(mentions, key=lambda m: (m.start, m.end)))
+        return doc
