@@ -39,12 +39,13 @@ __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_fo
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
 _SEP_ONLY = re.compile(r"[\W_]+")
-# Something that looks like an offer: a quantity with a unit or a price.
+# Something that looks like a drug offer: a quantity by weight or dose unit. A price
+# alone is not enough (retail deal channels price glass, bars and speed too).
 _OFFER_CUE = re.compile(
-    r"\d\s?(?:g|gr|grams?|gramm|mg|kg|oz|ml|ug|µg|mcg|pcs|pills?|tabs?|x)\b"
-    r"|[$€£]\s?\d|\d\s?(?:[$€£]|usd|eur|gbp|btc|xmr|usdt)\b"
-    r"|\d\s?(?:гр|грамм|шт)|\b(?:price|per gram|for sale|wts|вес|цена|precio|preis)\b"
+    r"\d\s?(?:g|gr|grams?|gramm|mg|kg|oz|ug|µg|mcg|pills?|tabs?|blotters?|hits?)\b"
+    r"|\d\s?(?:гр|грамм)|\b(?:per gram|a gram|an ounce|half ounce|eighth|8th|грамм|gramos?)\b"
 )
+_CUE_WINDOW = 80  # an ambiguous name needs its quantity cue this close (chars)
 _MAX_GAP = 3  # separator chars allowed between the tokens of a multi-word name
 
 _CONF = {
@@ -144,6 +145,13 @@ def _deletes(word: str, depth: int) -> set[str]:
     return out
 
 
+def _novel_family(tok: str) -> object | None:
+    """A family-shaped token 2 edits from a known name is a new analogue, not a typo."""
+    from narcwatch.extract.novel import classify_name
+
+    return classify_name(tok)
+
+
 def _max_dist(n: int) -> int:
     return 2 if n >= 10 else 1
 
@@ -152,6 +160,7 @@ class SubstanceMatcher:
     """Finds lexicon names in text. Build once per lexicon; ``find`` is thread-safe."""
 
     MIN_FUZZY = 7
+    MIN_GLUED = 6  # "colombiancocaine", "gcocaine" (after "100"): a long name at the end
 
     def __init__(self, lexicon: Lexicon, *, fuzzy: bool = True) -> None:
         self.lexicon = lexicon
@@ -167,11 +176,15 @@ class SubstanceMatcher:
                 payload = _Payload(idx, kind, name.casefold() in upper)
                 for key in _keys(name):
                     self._insert(key, payload)
-                    if (len(key) == 1 and key[0].isalpha() and len(key[0]) >= self.MIN_FUZZY
+                    if (len(key) == 1 and key[0].isalpha() and len(key[0]) >= self.MIN_GLUED
                             and kind != NameKind.AMBIGUOUS and not payload.upper_only):
                         singles.setdefault(key[0], (idx, kind))
         self._vocab = frozenset(singles)
+        self._glue_vocab = frozenset(w for w in singles if len(w) >= self.MIN_GLUED)
+        self._glue_cache: dict[str, tuple[int, int] | None] = {}
         for word, (idx, _) in singles.items():
+            if len(word) < self.MIN_FUZZY:
+                continue
             for d in _deletes(word, _max_dist(len(word))):
                 self._fuzzy_index.setdefault(d, []).append((word, idx))
 
@@ -210,6 +223,24 @@ class SubstanceMatcher:
         self._fuzzy_cache[tok] = result
         return result
 
+    def _glued(self, tok: str) -> tuple[int, int] | None:
+        """``(entry index, length)`` of a long lexicon name that ends ``tok``."""
+        hit = self._glue_cache.get(tok, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        result = None
+        for k in range(1, len(tok) - self.MIN_GLUED + 1):
+            word = tok[k:]
+            if word in self._glue_vocab:
+                node = self._trie.get(word)
+                if node is not None and node.get(None) is not None:
+                    result = (node[None].entry, len(word))
+                break
+        if len(self._glue_cache) > 100_000:
+            self._glue_cache.clear()
+        self._glue_cache[tok] = result
+        return result
+
     # --- matching --------------------------------------------------------------
     def find(self, raw: str, norm: Normalized | None = None) -> list[SubstanceMention]:
         """Lexicon mentions in ``raw`` (pass ``norm`` if already normalised). Total."""
@@ -241,28 +272,30 @@ class SubstanceMatcher:
                 i = best_j + 1
                 continue
             tok = toks[i][0]
-            if self.fuzzy and len(tok) >= self.MIN_FUZZY and tok.isalpha() and tok not in self._vocab:
-                hit = self._fuzzy(tok)
-                if hit is not None:
+            if self.fuzzy and len(tok) > self.MIN_GLUED and tok.isalpha() and tok not in self._vocab:
+                hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
+                if hit is not None and (hit[1] <= 1 or _novel_family(tok) is None):
                     idx, dist = hit
                     found.append((toks[i][1], toks[i][2], _Payload(idx, NameKind.SYNONYM, False),
                                   0.75 if dist <= 1 else 0.65))
+                else:
+                    glued = self._glued(tok)
+                    if glued is not None:
+                        idx, length = glued
+                        found.append((toks[i][2] - length, toks[i][2], _Payload(idx, NameKind.SYNONYM, False), 0.7))
             i += 1
         if not found:
             return []
-        context: bool | None = None
+        other_substance = any(p.kind != NameKind.AMBIGUOUS and not p.upper_only for _, _, p, _ in found)
         out: list[SubstanceMention] = []
         for ns, ne, payload, conf in found:
             rs, re_ = norm.to_raw(ns, ne)
             surface = raw[rs:re_]
             if payload.upper_only and surface.upper() != surface:
                 continue
-            if payload.kind == NameKind.AMBIGUOUS:
-                if context is None:
-                    context = bool(_OFFER_CUE.search(text)) or any(
-                        p.kind != NameKind.AMBIGUOUS and not p.upper_only for _, _, p, _ in found)
-                if not context:
-                    continue
+            if payload.kind == NameKind.AMBIGUOUS and not other_substance and not _OFFER_CUE.search(
+                    text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW):
+                continue
             entry = self.entries[payload.entry]
             out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,
                                         text=surface, start=rs, end=re_, confidence=conf))

@@ -105,6 +105,7 @@ DROP_ALIAS = {
     "youvitan", "bisibuthiamine", "cizdol", "addnok", "inxity", "sedekopan", "valtran",
     "tilidate", "lergigan", "stemzine", "phenotil", "buccastem", "levothym", "levotonine",
     "oxyfan", "telesol", "triptum", "cincofarm", "dacepton", "yantil", "zispin",
+    "vitamin k", "special", "sonata", "lexilium", "generic", "gift",
 }
 # Street names that are ordinary words too: kept, matched only next to an offer.
 AMBIGUOUS = {
@@ -236,6 +237,12 @@ def _norm_key(name: object) -> str:
     return re.sub(r"\s+", " ", str(name).strip().casefold())
 
 
+def _droppable(key: str) -> bool:
+    """Too short or not a word: "e", "x", "md", "m1", "#4", "vitamin q"."""
+    letters = re.sub(r"[^\w]", "", key)
+    return len(letters) <= 2 or not any(c.isalpha() for c in key) or key.startswith("vitamin")
+
+
 def _add_alias(entry: dict[str, Any], alias: object) -> None:
     alias = str(alias)
     key = _norm_key(alias)
@@ -243,9 +250,8 @@ def _add_alias(entry: dict[str, Any], alias: object) -> None:
         return
     if key in DROP_ALIAS:
         return
-    letters = re.sub(r"[^\w]", "", key)
-    if len(letters) <= 2 and letters.isalpha():
-        return  # "e", "x", "md", "k": never a name on their own
+    if _droppable(key):
+        return  # "e", "x", "md", "k", "m1", "r2": never a name on their own
     if key in AMBIGUOUS:
         bucket = entry["ambiguous"]
     elif alias.upper() == alias and any(c.isalpha() for c in alias) or alias in UPPER_ONLY:
@@ -302,7 +308,12 @@ def build(source: Path = DEFAULT_SOURCE, curated_path: Path = CURATED) -> list[d
                 elif key2 not in DROP_ALIAS and all(_norm_key(b) != key2 for b in bucket):
                     bucket.append(name)
         for name in map(str, item.get("ambiguous", []) or []):
-            if all(_norm_key(a) != _norm_key(name) for a in entry["ambiguous"]):
+            key2 = _norm_key(name)
+            if _droppable(key2) or key2 in DROP_ALIAS:
+                continue
+            for field in ("synonyms", "abbreviations"):
+                entry[field] = [a for a in entry[field] if _norm_key(a) != key2]
+            if all(_norm_key(a) != key2 for a in entry["ambiguous"]):
                 entry["ambiguous"].append(name)
     # A name may belong to one entry only: the entry whose canonical it is, else the
     # curated one, else the first; the others lose it.
