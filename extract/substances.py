@@ -46,6 +46,7 @@ _OFFER_CUE = re.compile(
     r"|\d\s?(?:гр|грамм)|\b(?:per gram|a gram|an ounce|half ounce|eighth|8th|грамм|gramos?)\b"
 )
 _CUE_WINDOW = 80  # an ambiguous name needs its quantity cue this close (chars)
+_ADJACENT = 25  # chars: slang this close to a real name describes it
 _MAX_GAP = 3  # separator chars allowed between the tokens of a multi-word name
 
 _CONF = {
@@ -169,6 +170,7 @@ class SubstanceMatcher:
         self._trie: dict = {}
         self._fuzzy_index: dict[str, list[tuple[str, int]]] = {}
         self._fuzzy_cache: dict[str, tuple[int, int] | None] = {}
+        self._fuzzy_depth: dict[str, int] = {}
         singles: dict[str, tuple[int, str]] = {}
         for idx, entry in enumerate(self.entries):
             upper = {u.casefold() for u in entry.upper_only}
@@ -178,15 +180,20 @@ class SubstanceMatcher:
                     self._insert(key, payload)
                     if (len(key) == 1 and key[0].isalpha() and len(key[0]) >= self.MIN_GLUED
                             and kind != NameKind.AMBIGUOUS and not payload.upper_only):
-                        singles.setdefault(key[0], (idx, kind))
+                        prev = singles.get(key[0])
+                        if prev is None or _KIND_RANK[kind] < _KIND_RANK[prev[1]]:
+                            singles[key[0]] = (idx, kind)
         self._vocab = frozenset(singles)
         self._glue_vocab = frozenset(w for w in singles if len(w) >= self.MIN_GLUED)
         self._glue_cache: dict[str, tuple[int, int] | None] = {}
-        for word, (idx, _) in singles.items():
+        for word, (idx, kind) in singles.items():
             if len(word) < self.MIN_FUZZY:
                 continue
-            for d in _deletes(word, _max_dist(len(word))):
+            # Two edits only against chemical names; street names get one.
+            depth = _max_dist(len(word)) if kind in (NameKind.CANONICAL, NameKind.SYNONYM) else 1
+            for d in _deletes(word, depth):
                 self._fuzzy_index.setdefault(d, []).append((word, idx))
+            self._fuzzy_depth[word] = depth
 
     def _insert(self, key: tuple[str, ...], payload: _Payload) -> None:
         node = self._trie
@@ -212,7 +219,7 @@ class SubstanceMatcher:
                     if word in seen or word[0] != tok[0]:
                         continue
                     seen.add(word)
-                    kk = min(k, _max_dist(len(word)))
+                    kk = min(k, self._fuzzy_depth.get(word, 1))
                     dist = _osa(tok, word, kk)
                     if dist <= kk and (best is None or dist < best[0]):
                         best = (dist, word, idx)
@@ -240,6 +247,18 @@ class SubstanceMatcher:
             self._glue_cache.clear()
         self._glue_cache[tok] = result
         return result
+
+    @staticmethod
+    def _ambiguous_ok(text: str, ns: int, ne: int, strong: list[tuple[int, int]]) -> bool:
+        """Slang counts when a quantity is near and no real name is next to it.
+
+        "ice 3.5g" is methamphetamine; "MDMA crystal 10g" and "xanax bars" describe the
+        name beside them, so the slang adds nothing (and would add a wrong substance).
+        """
+        for s0, s1 in strong:
+            if s1 <= ns and ns - s1 <= _ADJACENT or s0 >= ne and s0 - ne <= _ADJACENT:
+                return False
+        return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
     # --- matching --------------------------------------------------------------
     def find(self, raw: str, norm: Normalized | None = None) -> list[SubstanceMention]:
@@ -286,15 +305,14 @@ class SubstanceMatcher:
             i += 1
         if not found:
             return []
-        other_substance = any(p.kind != NameKind.AMBIGUOUS and not p.upper_only for _, _, p, _ in found)
+        strong = [(ns, ne) for ns, ne, p, _ in found if p.kind != NameKind.AMBIGUOUS]
         out: list[SubstanceMention] = []
         for ns, ne, payload, conf in found:
             rs, re_ = norm.to_raw(ns, ne)
             surface = raw[rs:re_]
             if payload.upper_only and surface.upper() != surface:
                 continue
-            if payload.kind == NameKind.AMBIGUOUS and not other_substance and not _OFFER_CUE.search(
-                    text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW):
+            if payload.kind == NameKind.AMBIGUOUS and not self._ambiguous_ok(text, ns, ne, strong):
                 continue
             entry = self.entries[payload.entry]
             out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,

@@ -105,25 +105,25 @@ DROP_ALIAS = {
     "youvitan", "bisibuthiamine", "cizdol", "addnok", "inxity", "sedekopan", "valtran",
     "tilidate", "lergigan", "stemzine", "phenotil", "buccastem", "levothym", "levotonine",
     "oxyfan", "telesol", "triptum", "cincofarm", "dacepton", "yantil", "zispin",
-    "vitamin k", "special", "sonata", "lexilium", "generic", "gift",
+    "vitamin k", "attentin", "pills", "tabs", "tab", "bar", "paste", "base", "strain", "special", "sonata", "lexilium", "generic", "gift",
 }
 # Street names that are ordinary words too: kept, matched only next to an offer.
 AMBIGUOUS = {
     "speed", "ice", "snow", "crystal", "tina", "glass", "shard", "shards", "pep", "tweak",
     "coke", "charlie", "blanca", "coca", "flake", "rock", "rocks", "base", "pot", "grass",
     "herb", "bud", "buds", "trees", "green", "gras", "haze", "shatter", "hemp", "dope",
-    "tar", "junk", "acid", "tabs", "tab", "trips", "lucy", "pappe", "mushrooms", "truffles",
+    "tar", "junk", "acid", "trips", "lucy", "pappe", "mushrooms", "truffles",
     "boomers", "mandy", "emma", "beans", "rolls", "md", "meow", "drone", "bubbles",
     "gravel", "proto", "pyro", "spice", "k2", "hexen", "meta", "blues", "lean", "roxy",
     "apache", "china girl", "gift", "ott", "фен", "план", "соль", "марки", "грибы", "трава",
     "kitty", "special k", "hash", "skunk", "kush", "soma", "angel dust", "hearts", "pills",
-    "bars", "bar", "footballs", "planks", "school bus", "fishscale", "fish scale",
+    "bars", "footballs", "planks", "school bus", "fishscale", "fish scale",
     "perico", "chiva", "caballo", "piedra", "costo", "porro", "maría", "mota", "tachas",
     "tacha", "keta", "ket", "cristal", "hielo", "flowers", "flower", "trim", "wildnil",
     "boomer", "dexedrine", "sativa", "indica", "reefer", "perc", "percs", "oxy", "oxys",
     "oxies", "m30", "m30s", "h3", "h4", "blotters", "blotter", "freebase", "crack",
     "fent", "fenty", "tranq", "zombie drug", "elephant tranq", "bupe", "xans", "zannies",
-    "ludes", "shrooms", "mcat", "mdma crystal", "nose candy", "schnee", "snow",
+    "ludes", "shrooms", "mcat", "nose candy", "schnee", "snow",
 }
 # Short codes that are English words in lower case: must be written in capitals.
 UPPER_ONLY = {
