@@ -12,7 +12,8 @@ folding is a *skeleton* (UTS #39 style) applied to both sides, never a translati
 
 Steps, in order (each is linear; no regex with nested unbounded quantifiers):
 
-1. drop zero-width and other format characters (Unicode category Cf, soft hyphen);
+1. drop zero-width and other format characters (Unicode category Cf, soft hyphen) and
+   nonspacing marks (variation selectors, stray combining accents);
 2. NFKC and lower-case, character by character (so each output char knows its source);
 3. join spaced or dotted single letters (``n i t a z e n e``, ``m.d.m.a``);
 4. per word token: fold Cyrillic/Greek look-alikes when every non-Latin letter of the
@@ -51,6 +52,9 @@ _WEAK_HOMOGLYPHS = frozenset("гпиьημγωζ")
 
 LEET: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "8": "b"}
 
+# Format characters (zero-width joiners, BOM) and nonspacing marks left alone after NFKC
+# (variation selectors, stray combining accents stacked on letters to break matching).
+_DROP_CATEGORIES = frozenset({"Cf", "Mn"})
 # Zero-width and invisible characters that are not category Cf but act like it.
 _INVISIBLE = frozenset("\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0")
 
@@ -104,11 +108,11 @@ def _char_pass(raw: str) -> tuple[list[str], list[int], list[int]]:
             starts.append(i)
             ends.append(i + 1)
             continue
-        if ch in _INVISIBLE or unicodedata.category(ch) == "Cf":
+        if ch in _INVISIBLE or unicodedata.category(ch) in _DROP_CATEGORIES:
             continue
         folded = unicodedata.normalize("NFKC", ch).lower()
         for f in folded:
-            if f in _INVISIBLE or unicodedata.category(f) == "Cf":
+            if f in _INVISIBLE or unicodedata.category(f) in _DROP_CATEGORIES:
                 continue
             out.append(f)
             starts.append(i)

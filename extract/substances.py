@@ -161,6 +161,7 @@ class SubstanceMatcher:
     """Finds lexicon names in text. Build once per lexicon; ``find`` is thread-safe."""
 
     MIN_FUZZY = 7
+    MAX_APPROX = 40  # longer tokens are not names; keeps fuzzy/glued work bounded
     MIN_GLUED = 6  # "colombiancocaine", "gcocaine" (after "100"): a long name at the end
 
     def __init__(self, lexicon: Lexicon, *, fuzzy: bool = True) -> None:
@@ -291,7 +292,8 @@ class SubstanceMatcher:
                 i = best_j + 1
                 continue
             tok = toks[i][0]
-            if self.fuzzy and len(tok) > self.MIN_GLUED and tok.isalpha() and tok not in self._vocab:
+            if (self.fuzzy and self.MIN_GLUED < len(tok) <= self.MAX_APPROX and tok.isalpha()
+                    and tok not in self._vocab):
                 hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
                 if hit is not None and (hit[1] <= 1 or _novel_family(tok) is None):
                     idx, dist = hit
