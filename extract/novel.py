@@ -55,6 +55,7 @@ _PATTERNS: list[tuple[re.Pattern[str], SubstanceClass, float]] = [
     (re.compile(r"^(?:[0-9]?[a-z]{0,2}-)?(?:alpha|a)-p[a-z]{1,3}[pt]$"), _C.CATHINONE, 0.7),
     (re.compile(r"^(?:[0-9]?[a-z]{0,2}-)?(?:alpha|a)p(?:v|h|b|p|ih|hi|cy|en|iv)p$"), _C.CATHINONE, 0.6),
     (re.compile(r"^pv-?[0-9]{1,2}$"), _C.CATHINONE, 0.6),
+    (re.compile(r"^[2-5](?:f|cl|br|me)-p(?:v|h|b|ih|hi|cy|en)p$"), _C.CATHINONE, 0.6),
     (re.compile(r"^md-?p[a-z]{1,3}p$|^md-?pv$"), _C.CATHINONE, 0.6),
     (re.compile(r"[a-z]{3}(?:pentylone|propylone|butylone|hexylone|heptylone)$|^[a-z-]{0,12}(?:ethylone|methylone|butylone|pentylone|eutylone)$"), _C.CATHINONE, 0.8),
     (re.compile(r"^[a-z0-9-]{0,12}[a-z]{2}edrone$"), _C.CATHINONE, 0.75),

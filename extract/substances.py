@@ -22,6 +22,7 @@ Novel-substance candidates (``narcwatch.extract.novel``) are added with ``novel=
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ _OFFER_CUE = re.compile(
     r"|\d\s?(?:гр|грамм)|\b(?:per gram|a gram|an ounce|half ounce|eighth|8th|грамм|gramos?)\b"
 )
 _CUE_WINDOW = 80  # an ambiguous name needs its quantity cue this close (chars)
+_UNITS = frozenset({"g", "gr", "grs", "gram", "grams", "mg", "kg", "ml", "ug", "mcg", "x", "pcs", "oz"})
 _ADJACENT = 25  # chars: slang this close to a real name describes it
 _MAX_GAP = 3  # separator chars allowed between the tokens of a multi-word name
 
@@ -170,7 +172,7 @@ class SubstanceMatcher:
         self.fuzzy = fuzzy
         self._trie: dict = {}
         self._fuzzy_index: dict[str, list[tuple[str, int]]] = {}
-        self._fuzzy_cache: dict[str, tuple[int, int] | None] = {}
+        self._fuzzy_cache: dict[str, tuple[int, int, str] | None] = {}
         self._fuzzy_depth: dict[str, int] = {}
         singles: dict[str, tuple[int, str]] = {}
         for idx, entry in enumerate(self.entries):
@@ -205,12 +207,12 @@ class SubstanceMatcher:
             node[None] = payload
 
     # --- fuzzy -----------------------------------------------------------------
-    def _fuzzy(self, tok: str) -> tuple[int, int] | None:
-        """``(entry index, distance)`` of the closest long name, or ``None``."""
+    def _fuzzy(self, tok: str) -> tuple[int, int, str] | None:
+        """``(entry index, distance, name)`` of the closest long name, or ``None``."""
         hit = self._fuzzy_cache.get(tok, False)
         if hit is not False:
             return hit  # type: ignore[return-value]
-        result: tuple[int, int] | None = None
+        result: tuple[int, int, str] | None = None
         if tok not in FUZZY_STOP:
             k = _max_dist(len(tok))
             best: tuple[int, str, int] | None = None
@@ -225,7 +227,7 @@ class SubstanceMatcher:
                     if dist <= kk and (best is None or dist < best[0]):
                         best = (dist, word, idx)
             if best is not None:
-                result = (best[2], best[0])
+                result = (best[2], best[0], best[1])
         if len(self._fuzzy_cache) > 100_000:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[tok] = result
@@ -261,6 +263,34 @@ class SubstanceMatcher:
                 return False
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
+    def _approximate(self, text: str, toks: list[tuple[str, int, int]], i: int,
+                     ) -> tuple[int, int, _Payload, float] | None:
+        """A misspelt or glued name at token ``i``, unless it is a new family member.
+
+        ``mephedrone`` one letter from ``methedrone`` and ``fluetonitazepyne`` ending in
+        ``etonitazepyne`` are different substances, not typos: a family-shaped token only
+        takes a fuzzy match whose edit is in its last five letters (``isotonitazine``), and
+        a glued match only behind a unit (``100gCocaine``); otherwise novel.py reports it.
+        """
+        tok, ts, te = toks[i]
+        family = None
+        hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
+        if hit is not None:
+            idx, dist, word = hit
+            family = _novel_family(tok)
+            prefix = len(os.path.commonprefix([tok, word]))
+            if family is None or (dist == 1 and prefix >= len(tok) - 5):
+                return ts, te, _Payload(idx, NameKind.SYNONYM, False), 0.75 if dist <= 1 else 0.65
+        glued = self._glued(tok)
+        if glued is None:
+            return None
+        idx, length = glued
+        head = tok[:len(tok) - length]
+        after_number = i > 0 and toks[i - 1][0].isdigit() and toks[i - 1][2] == ts and head in _UNITS
+        if after_number or (family or _novel_family(tok)) is None:
+            return te - length, te, _Payload(idx, NameKind.SYNONYM, False), 0.7
+        return None
+
     # --- matching --------------------------------------------------------------
     def find(self, raw: str, norm: Normalized | None = None) -> list[SubstanceMention]:
         """Lexicon mentions in ``raw`` (pass ``norm`` if already normalised). Total."""
@@ -294,16 +324,9 @@ class SubstanceMatcher:
             tok = toks[i][0]
             if (self.fuzzy and self.MIN_GLUED < len(tok) <= self.MAX_APPROX and tok.isalpha()
                     and tok not in self._vocab):
-                hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
-                if hit is not None and (hit[1] <= 1 or _novel_family(tok) is None):
-                    idx, dist = hit
-                    found.append((toks[i][1], toks[i][2], _Payload(idx, NameKind.SYNONYM, False),
-                                  0.75 if dist <= 1 else 0.65))
-                else:
-                    glued = self._glued(tok)
-                    if glued is not None:
-                        idx, length = glued
-                        found.append((toks[i][2] - length, toks[i][2], _Payload(idx, NameKind.SYNONYM, False), 0.7))
+                approx = self._approximate(text, toks, i)
+                if approx is not None:
+                    found.append(approx)
             i += 1
         if not found:
             return []
