@@ -31,6 +31,7 @@ quantifiers. False candidates are measured on ordinary listing and channel text
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from narcwatch.extract.lexicon import Lexicon
@@ -103,8 +104,10 @@ def classify_name(chunk: str) -> Candidate | None:
     return None
 
 
-def _overlaps(a0: int, a1: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a0 < b1 and b0 < a1 for b0, b1 in spans)
+def _overlaps(a0: int, a1: int, starts: list[int], ends: list[int]) -> bool:
+    """Does ``[a0, a1)`` overlap a span of the sorted, non-overlapping ``starts``/``ends``?"""
+    k = bisect_left(ends, a0 + 1)  # first span ending after a0
+    return k < len(starts) and starts[k] < a1
 
 
 def find_novel(raw: str, norm: Normalized, mentions: list[SubstanceMention],
@@ -113,13 +116,15 @@ def find_novel(raw: str, norm: Normalized, mentions: list[SubstanceMention],
     if not isinstance(raw, str) or not raw:
         return list(mentions)
     text = norm.text
-    known = [(m.start, m.end) for m in mentions]
+    known = sorted((m.start, m.end) for m in mentions)
+    k_starts = [a for a, _ in known]
+    k_ends = [b for _, b in known]
     out = list(mentions)
     novel: list[SubstanceMention] = []
     for m in _CHUNK.finditer(text):
         ns, ne = m.start(), m.end()
         rs, re_ = norm.to_raw(ns, ne)
-        if _overlaps(rs, re_, known):
+        if _overlaps(rs, re_, k_starts, k_ends):
             continue
         cand = classify_name(m.group())
         if cand is None:
@@ -152,19 +157,11 @@ def find_novel(raw: str, norm: Normalized, mentions: list[SubstanceMention],
 def _raw_to_norm_start(norm: Normalized, raw_start: int) -> int | None:
     if norm.starts is None:
         return raw_start
-    for i, s in enumerate(norm.starts):
-        if s >= raw_start:
-            return i
-    return None
+    i = bisect_left(norm.starts, raw_start)
+    return i if i < len(norm.starts) else None
 
 
 def _raw_to_norm_end(norm: Normalized, raw_end: int) -> int:
     if norm.ends is None:
         return raw_end
-    last = 0
-    for i, e in enumerate(norm.ends):
-        if e <= raw_end:
-            last = i + 1
-        else:
-            break
-    return last
+    return bisect_right(norm.ends, raw_end)
