@@ -97,26 +97,39 @@ class Normalized:
         return self.raw[rs:re_]
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def _char_pass(raw: str) -> tuple[list[str], list[int], list[int]]:
-    """Step 1+2: drop invisibles, NFKC + lower each char, remember its raw span."""
+    """Step 1+2: drop invisibles, NFKC + lower each char, remember its raw span.
+
+    ASCII runs are copied whole (C speed); only non-ASCII chars are looked at one by one.
+    """
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    for i, ch in enumerate(raw):
-        if ch < "\x80":
-            out.append(ch.lower())
-            starts.append(i)
-            ends.append(i + 1)
-            continue
-        if ch in _INVISIBLE or unicodedata.category(ch) in _DROP_CATEGORIES:
-            continue
-        folded = unicodedata.normalize("NFKC", ch).lower()
-        for f in folded:
-            if f in _INVISIBLE or unicodedata.category(f) in _DROP_CATEGORIES:
+    pos = 0
+    for m in _NON_ASCII.finditer(raw):
+        if m.start() > pos:
+            out.append(raw[pos:m.start()].lower())
+            starts.extend(range(pos, m.start()))
+            ends.extend(range(pos + 1, m.start() + 1))
+        for i in range(m.start(), m.end()):
+            ch = raw[i]
+            if ch in _INVISIBLE or unicodedata.category(ch) in _DROP_CATEGORIES:
                 continue
-            out.append(f)
-            starts.append(i)
-            ends.append(i + 1)
+            folded = unicodedata.normalize("NFKC", ch).lower()
+            for f in folded:
+                if f in _INVISIBLE or unicodedata.category(f) in _DROP_CATEGORIES:
+                    continue
+                out.append(f)
+                starts.append(i)
+                ends.append(i + 1)
+        pos = m.end()
+    if pos < len(raw):
+        out.append(raw[pos:].lower())
+        starts.extend(range(pos, len(raw)))
+        ends.extend(range(pos + 1, len(raw) + 1))
     return out, starts, ends
 
 
@@ -224,7 +237,12 @@ def _fold_token(tok: str, email_like: bool) -> str:
     return "".join(LEET.get(c, c) for c in chars)
 
 
+_LEET_HINT = re.compile(r"[^\W\d_][013457@$8]{1,8}[^\W\d_]")
+
+
 def _fold_words(text: str) -> str:
+    if text.isascii() and not _LEET_HINT.search(text):
+        return text  # nothing to fold: the common case
     parts: list[str] = []
     pos = 0
     for m in _WORD.finditer(text):
@@ -255,9 +273,8 @@ def normalize(raw: str) -> Normalized:
         chars, starts, ends = _char_pass(raw)
         text = "".join(chars)
     text, starts, ends = _join_spaced(text, starts, ends) if _SPACED.search(text) else (text, starts, ends)
-    if starts is not None and ends is not None and len(text) == len(raw) and all(
-            s == i for i, s in enumerate(starts)) and all(e == i + 1 for i, e in enumerate(ends)):
-        starts = ends = None
+    if starts is not None and len(text) == len(raw) and starts == list(range(len(raw))):
+        starts = ends = None  # one char per char after all (e.g. only "é" or "’"): identity
     text = _fold_words(text)
     return Normalized(raw=raw, text=text, starts=starts, ends=ends)
 

@@ -47,6 +47,16 @@ FAMILY_CLASSES = (_C.NITAZENE, _C.FENTANYL_ANALOGUE, _C.CATHINONE, _C.SYNTHETIC_
 # A name-like chunk: alphanumeric runs joined by inner hyphens, commas or apostrophes.
 _CHUNK = re.compile(r"[^\W_]+(?:(?:[-,'′]|, )[^\W_]+){0,8}")
 
+# Fragments one of the patterns below needs in an all-letter chunk (a cheap pre-filter).
+_HINT = re.compile(r"nitaz|fentan|inac|pica|zolam|azepam|orphine|ylone|edrone|cathinone|valerone|"
+                   r"phenone|fubica|chmica|pegaclone|desnitazene")
+# Codes any pattern could match, over the whole text (one pass; most texts have none).
+# Every branch starts with a literal or a small class so the scan stays fast.
+_CODE_HINT = re.compile(
+    r"(?<![a-z0-9])(?:[2-5]-?[a-z]{0,3}[me]c(?![a-z])|a(?:lpha)?-?p[a-z]{1,3}[pt](?![a-z])|pv-?[0-9]|"
+    r"md-?p[a-z]|(?:jwh|xlr|rcs|sts|thj|mam|akb|am|hu|cp|ur)-?[0-9]|[2-5](?:f|cl|br|me)-p|"
+    r"(?:5f|4f|5cl|5br|4cn|fub|ch)-?(?:adb|mdmb|mmb|amb|emb|akb|pb|nnei|sdb|apinaca)|u-?[0-9]{5}|ah-?[0-9]{4})"
+)
 _SC_TAILS = r"(?:pinaca|butinaca|binaca|fubinaca|chminaca|inaca|pica|fubica|chmica|pinac|inac|pegaclone|fubinac)"
 _PATTERNS: list[tuple[re.Pattern[str], SubstanceClass, float]] = [
     (re.compile(r"nitazen|nitazepyne|nitazepipne|desnitazen"), _C.NITAZENE, 0.9),
@@ -121,16 +131,18 @@ def find_novel(raw: str, norm: Normalized, mentions: list[SubstanceMention],
     k_ends = [b for _, b in known]
     out = list(mentions)
     novel: list[SubstanceMention] = []
-    for m in _CHUNK.finditer(text):
-        ns, ne = m.start(), m.end()
-        rs, re_ = norm.to_raw(ns, ne)
-        if _overlaps(rs, re_, k_starts, k_ends):
-            continue
-        cand = classify_name(m.group())
+    chunks = _CHUNK.finditer(text) if _HINT.search(text) or _CODE_HINT.search(text) else ()
+    for m in chunks:
+        chunk = m.group()
+        if len(chunk) < 4 or (chunk.isalpha() and not _HINT.search(chunk)):
+            continue  # most words: no family fragment, skip the patterns
+        cand = classify_name(chunk)
         if cand is None:
             continue
-        surface = raw[rs:re_]
-        novel.append(SubstanceMention(canonical=m.group(), cls=cand.cls, novel=True, text=surface,
+        rs, re_ = norm.to_raw(m.start(), m.end())
+        if _overlaps(rs, re_, k_starts, k_ends):
+            continue
+        novel.append(SubstanceMention(canonical=chunk, cls=cand.cls, novel=True, text=raw[rs:re_],
                                       start=rs, end=re_, confidence=cand.confidence))
     out.extend(novel)
     # Modifier in front of a family member: "N-pyrrolidino protonitazene".

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from itertools import accumulate
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,7 @@ from narcwatch.extract.normalize import Normalized, normalize
 __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
+_SPLIT = re.compile(r"([^\W\d_]+|\d+)")
 _SEP_ONLY = re.compile(r"[\W_]+")
 # Something that looks like a drug offer: a quantity by weight or dose unit. A price
 # alone is not enough (retail deal channels price glass, bars and speed too).
@@ -263,16 +265,20 @@ class SubstanceMatcher:
                 return False
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
-    def _approximate(self, text: str, toks: list[tuple[str, int, int]], i: int,
+    def _maybe_approx(self, word: str) -> bool:
+        """False when the caches already know ``word`` matches nothing approximately."""
+        return not (self._fuzzy_cache.get(word, False) is None and self._glue_cache.get(word, False) is None)
+
+    def _approximate(self, tok: str, ts: int, te: int, after_number: bool,
                      ) -> tuple[int, int, _Payload, float] | None:
-        """A misspelt or glued name at token ``i``, unless it is a new family member.
+        """A misspelt or glued name ``tok`` at ``[ts, te)``, unless it is a new family member.
 
         ``mephedrone`` one letter from ``methedrone`` and ``fluetonitazepyne`` ending in
         ``etonitazepyne`` are different substances, not typos: a family-shaped token only
         takes a fuzzy match whose edit is in its last five letters (``isotonitazine``), and
-        a glued match only behind a unit (``100gCocaine``); otherwise novel.py reports it.
+        a glued match only behind a number and a unit (``100gCocaine``); otherwise
+        novel.py reports it.
         """
-        tok, ts, te = toks[i]
         family = None
         hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
         if hit is not None:
@@ -286,8 +292,7 @@ class SubstanceMatcher:
             return None
         idx, length = glued
         head = tok[:len(tok) - length]
-        after_number = i > 0 and toks[i - 1][0].isdigit() and toks[i - 1][2] == ts and head in _UNITS
-        if after_number or (family or _novel_family(tok)) is None:
+        if (after_number and head in _UNITS) or (family or _novel_family(tok)) is None:
             return te - length, te, _Payload(idx, NameKind.SYNONYM, False), 0.7
         return None
 
@@ -298,11 +303,29 @@ class SubstanceMatcher:
             return []
         norm = norm if norm is not None and norm.raw == raw else normalize(raw)
         text = norm.text
-        toks = _tokens(text)
+        # parts = [sep, tok, sep, tok, ..., sep]: words and gaps by C-speed slicing;
+        # offsets (cumulative lengths) only once something matched.
+        parts = _SPLIT.split(text)
+        words = parts[1::2]
+        cum: list[int] | None = None
         found: list[tuple[int, int, _Payload, float]] = []  # norm start, end, payload, conf
-        i, n = 0, len(toks)
+        trie, vocab = self._trie, self._vocab
+        lo, hi = self.MIN_GLUED, self.MAX_APPROX
+        i, n = 0, len(words)
         while i < n:
-            node = self._trie.get(toks[i][0])
+            word = words[i]
+            node = trie.get(word)
+            if node is None:
+                if (self.fuzzy and lo < len(word) <= hi and word.isalpha() and word not in vocab
+                        and self._maybe_approx(word)):
+                    if cum is None:
+                        cum = list(accumulate(map(len, parts), initial=0))
+                    after_number = i > 0 and words[i - 1].isdigit() and not parts[2 * i]
+                    approx = self._approximate(word, cum[2 * i + 1], cum[2 * i + 2], after_number)
+                    if approx is not None:
+                        found.append(approx)
+                i += 1
+                continue
             best_j = -1
             best_p: _Payload | None = None
             j = i
@@ -313,20 +336,16 @@ class SubstanceMatcher:
                 j += 1
                 if j >= n:
                     break
-                gap = text[toks[j - 1][2]:toks[j][1]]
+                gap = parts[2 * j]
                 if len(gap) > _MAX_GAP or "\n" in gap:
                     break
-                node = node.get(toks[j][0])
+                node = node.get(words[j])
             if best_p is not None:
-                found.append((toks[i][1], toks[best_j][2], best_p, _CONF[best_p.kind]))
+                if cum is None:
+                    cum = list(accumulate(map(len, parts), initial=0))
+                found.append((cum[2 * i + 1], cum[2 * best_j + 2], best_p, _CONF[best_p.kind]))
                 i = best_j + 1
                 continue
-            tok = toks[i][0]
-            if (self.fuzzy and self.MIN_GLUED < len(tok) <= self.MAX_APPROX and tok.isalpha()
-                    and tok not in self._vocab):
-                approx = self._approximate(text, toks, i)
-                if approx is not None:
-                    found.append(approx)
             i += 1
         if not found:
             return []
