@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from bisect import bisect_left
 from itertools import accumulate
 from dataclasses import dataclass
 from functools import lru_cache
@@ -254,15 +255,16 @@ class SubstanceMatcher:
         return result
 
     @staticmethod
-    def _ambiguous_ok(text: str, ns: int, ne: int, strong: list[tuple[int, int]]) -> bool:
+    def _ambiguous_ok(text: str, ns: int, ne: int, strong_starts: list[int], strong_ends: list[int]) -> bool:
         """Slang counts when a quantity is near and no real name is next to it.
 
         "ice 3.5g" is methamphetamine; "MDMA crystal 10g" and "xanax bars" describe the
         name beside them, so the slang adds nothing (and would add a wrong substance).
+        ``strong_*`` are the sorted starts/ends of the non-ambiguous matches.
         """
-        for s0, s1 in strong:
-            if s1 <= ns and ns - s1 <= _ADJACENT or s0 >= ne and s0 - ne <= _ADJACENT:
-                return False
+        k = bisect_left(strong_ends, ns - _ADJACENT)  # first real name ending near or after ns
+        if k < len(strong_starts) and strong_starts[k] <= ne + _ADJACENT:
+            return False
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
     def _maybe_approx(self, word: str) -> bool:
@@ -350,13 +352,15 @@ class SubstanceMatcher:
         if not found:
             return []
         strong = [(ns, ne) for ns, ne, p, _ in found if p.kind != NameKind.AMBIGUOUS]
+        strong_starts = [a for a, _ in strong]
+        strong_ends = [b for _, b in strong]
         out: list[SubstanceMention] = []
         for ns, ne, payload, conf in found:
             rs, re_ = norm.to_raw(ns, ne)
             surface = raw[rs:re_]
             if payload.upper_only and surface.upper() != surface:
                 continue
-            if payload.kind == NameKind.AMBIGUOUS and not self._ambiguous_ok(text, ns, ne, strong):
+            if payload.kind == NameKind.AMBIGUOUS and not self._ambiguous_ok(text, ns, ne, strong_starts, strong_ends):
                 continue
             entry = self.entries[payload.entry]
             out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,
@@ -407,8 +411,12 @@ class SubstancesComponent:
         if self._matcher is None:
             self.initialize()
         assert self._matcher is not None
-        raw = doc.text
-        norm = doc._.nw_norm if isinstance(doc._.nw_norm, Normalized) else normalize(raw)
+        norm = doc._.nw_norm
+        if isinstance(norm, Normalized):
+            raw = norm.raw  # == doc.text, which spaCy rebuilds from the tokens on every access
+        else:
+            raw = doc.text
+            norm = normalize(raw)
         mentions = self._matcher.find(raw, norm)
         if self.novel:
             from narcwatch.extract.novel import find_novel
