@@ -14,7 +14,8 @@ Steps, in order (each is linear; no regex with nested unbounded quantifiers):
 
 1. drop zero-width and other format characters (Unicode category Cf, soft hyphen) and
    nonspacing marks (variation selectors, stray combining accents);
-2. NFKC and lower-case, character by character (so each output char knows its source);
+2. NFKC compatibility folding with accents removed (NFKD minus nonspacing marks), and
+   lower-case, character by character (so each output char knows its source);
 3. join spaced or dotted single letters (``n i t a z e n e``, ``m.d.m.a``);
 4. per word token: fold Cyrillic/Greek look-alikes when every non-Latin letter of the
    token is a look-alike (a real Russian word such as ``мефедрон`` keeps its ``ф``/``д``
@@ -118,7 +119,9 @@ def _char_pass(raw: str) -> tuple[list[str], list[int], list[int]]:
             ch = raw[i]
             if ch in _INVISIBLE or unicodedata.category(ch) in _DROP_CATEGORIES:
                 continue
-            folded = unicodedata.normalize("NFKC", ch).lower()
+            # NFKD then drop the marks: compatibility forms and accents in one step
+            # ("ｆ" -> "f", "cocaína" -> "cocaina", "лёд" -> "лед").
+            folded = unicodedata.normalize("NFKD", ch).lower()
             for f in folded:
                 if f in _INVISIBLE or unicodedata.category(f) in _DROP_CATEGORIES:
                     continue
@@ -140,6 +143,7 @@ def _consistent_run(run: str) -> int:
     least 3 letters (4 when spaced by blanks), digits only as leetspeak.
     """
     chars = [run[0]]
+    ends = [1]  # run offset just past each char in chars
     sep = None
     i = 1
     end = 1
@@ -153,10 +157,22 @@ def _consistent_run(run: str) -> int:
         if sep is None:
             sep = this
         elif this != sep:
-            break
+            # "c h i n a   w h i t e", "W-h-i-t-e- -W-i-d-o-w": a wider gap is a word break
+            if not (" " in this and this.replace(sep, "").strip() == "" and len(this) <= 5):
+                break
+            chars.append(" ")
+            ends.append(ends[-1])
         chars.append(run[j])
+        ends.append(j + 1)
         end = j + 1
         i = j + 1
+    # A lone trailing digit is a quantity ("L S D 1 tab"), not leetspeak: stop before it.
+    if sum(not c.isalpha() and c != " " for c in chars) == 1:
+        while chars and not chars[-1].isalpha():
+            chars.pop()
+            ends.pop()
+    end = ends[-1] if ends else 0
+    chars = [c for c in chars if c != " "]
     letters = sum(c.isalpha() for c in chars)
     if any(not c.isalpha() and c not in LEET for c in chars) or letters * 2 < len(chars):
         return 0
@@ -188,11 +204,26 @@ def _join_spaced(text: str, starts: list[int] | None, ends: list[int] | None,
         out.append(text[pos:a])
         ns.extend(starts[pos:a])
         ne.extend(ends[pos:a])
-        for k in range(a, b):
+        sep = None
+        k = a
+        while k < b:
             if text[k].isalnum():
                 out.append(text[k])
                 ns.append(starts[k])
                 ne.append(ends[k])
+                k += 1
+                continue
+            j = k
+            while j < b and not text[j].isalnum():
+                j += 1
+            gap = text[k:j]
+            if sep is None:
+                sep = gap
+            elif gap != sep:  # the word break _consistent_run allowed
+                out.append(" ")
+                ns.append(starts[k])
+                ne.append(ends[k])
+            k = j
         pos = b
     out.append(text[pos:])
     ns.extend(starts[pos:])
@@ -229,7 +260,15 @@ def _fold_token(tok: str, email_like: bool) -> str:
         else:
             i += 1
     if not interior:
-        return tok
+        # An end digit on an all-letter word: "mdm4", "gorill4", "0xy", "5hroom5" - but
+        # never a leading digit alone ("3mmc", "5meo", "4fa" are names, "5g" a weight).
+        core_lo = 1 if chars[0] in LEET and not chars[0].isalpha() else 0
+        core_hi = n - 1 if n > 1 and chars[-1] in LEET and not chars[-1].isalpha() else n
+        core = tok[core_lo:core_hi]
+        leading_zero = bool(core_lo) and chars[0] == "0"
+        if not (core.isalpha() and len(core) >= (2 if leading_zero else 3) and (core_hi < n or leading_zero)):
+            return tok
+        return "".join(LEET.get(c, c) for c in chars)
     letters = sum(c.isalpha() for c in chars)
     digits = n - letters
     if letters < 2 or digits > letters or any(not (c.isalpha() or c in LEET) for c in chars):
@@ -237,7 +276,7 @@ def _fold_token(tok: str, email_like: bool) -> str:
     return "".join(LEET.get(c, c) for c in chars)
 
 
-_LEET_HINT = re.compile(r"[^\W\d_][013457@$8]{1,8}[^\W\d_]")
+_LEET_HINT = re.compile(r"[^\W\d_][013457@$8]|(?<![^\W_])0[^\W\d_]")
 
 
 def _fold_words(text: str) -> str:

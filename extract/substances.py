@@ -46,8 +46,8 @@ _SEP_ONLY = re.compile(r"[\W_]+")
 # Something that looks like a drug offer: a quantity by weight or dose unit. A price
 # alone is not enough (retail deal channels price glass, bars and speed too).
 _OFFER_CUE = re.compile(
-    r"\d\s?(?:g|gr|grams?|gramm|mg|kg|oz|ug|µg|mcg|pills?|tabs?|blotters?|hits?)\b"
-    r"|\d\s?(?:гр|грамм)|\b(?:per gram|a gram|an ounce|half ounce|eighth|8th|грамм|gramos?)\b"
+    r"\d\s?(?:g|gr|grams?|gramm|mg|kg|oz|ug|µg|mcg|pills?|tabs?|blotters?|hits?|x)\b"
+    r"|\d\s?(?:г|гр|грамм|шт)\b|\b(?:per gram|a gram|an ounce|half ounce|eighth|8th|грамм|gramos?)\b"
 )
 _CUE_WINDOW = 80  # an ambiguous name needs its quantity cue this close (chars)
 _UNITS = frozenset({"g", "gr", "grs", "gram", "grams", "mg", "kg", "ml", "ug", "mcg", "x", "pcs", "oz"})
@@ -113,6 +113,11 @@ def _keys(name: str) -> set[tuple[str, ...]]:
         jt = tuple(t for t, _, _ in _tokens(normalize(joined).text))
         if jt:
             keys.add(jt)
+    # A short code spelt out letter by letter ("L S D", "b u d"): normalize() joins
+    # spaced letters only from four on, so three-to-five-letter names get that key too.
+    for key in list(keys):
+        if len(key) == 1 and key[0].isalpha() and 3 <= len(key[0]) <= 5:
+            keys.add(tuple(key[0]))
     return keys
 
 
@@ -156,6 +161,18 @@ def _novel_family(tok: str) -> object | None:
     from narcwatch.extract.novel import classify_name
 
     return classify_name(tok)
+
+
+def _typo_shaped(tok: str, word: str) -> bool:
+    """One edit that looks like a slip, not chemistry: in the last five letters
+    (``isotonitazine``), two letters swapped (``aceytlfentanyl``) or one doubled
+    (``acetyylfentanyl``)."""
+    if len(os.path.commonprefix([tok, word])) >= len(tok) - 5:
+        return True
+    if len(tok) == len(word) and sorted(tok) == sorted(word):
+        return True
+    return len(tok) == len(word) + 1 and any(
+        tok[k] == tok[k - 1] and tok[:k] + tok[k + 1:] == word for k in range(1, len(tok)))
 
 
 def _max_dist(n: int) -> int:
@@ -202,12 +219,16 @@ class SubstanceMatcher:
             self._fuzzy_depth[word] = depth
 
     def _insert(self, key: tuple[str, ...], payload: _Payload) -> None:
+        """Terminal payloads are kept best-kind first; several survive when folding makes
+        two names one key (Russian "мет" and the code "MET" both fold to "met")."""
         node = self._trie
         for tok in key:
             node = node.setdefault(tok, {})
-        best = node.get(None)
-        if best is None or _KIND_RANK[payload.kind] < _KIND_RANK[best.kind]:
-            node[None] = payload
+        payloads: list[_Payload] = node.setdefault(None, [])
+        if any(p.entry == payload.entry and p.upper_only == payload.upper_only for p in payloads):
+            return
+        payloads.append(payload)
+        payloads.sort(key=lambda p: (_KIND_RANK[p.kind], p.upper_only))
 
     # --- fuzzy -----------------------------------------------------------------
     def _fuzzy(self, tok: str) -> tuple[int, int, str] | None:
@@ -222,7 +243,7 @@ class SubstanceMatcher:
             seen: set[str] = set()
             for d in _deletes(tok, k):
                 for word, idx in self._fuzzy_index.get(d, ()):
-                    if word in seen or word[0] != tok[0]:
+                    if word in seen or word[0] != tok[0] or len(word) < self.MIN_FUZZY:
                         continue
                     seen.add(word)
                     kk = min(k, self._fuzzy_depth.get(word, 1))
@@ -246,8 +267,8 @@ class SubstanceMatcher:
             word = tok[k:]
             if word in self._glue_vocab:
                 node = self._trie.get(word)
-                if node is not None and node.get(None) is not None:
-                    result = (node[None].entry, len(word))
+                if node is not None and node.get(None):
+                    result = (node[None][0].entry, len(word))
                 break
         if len(self._glue_cache) > 100_000:
             self._glue_cache.clear()
@@ -263,8 +284,10 @@ class SubstanceMatcher:
         ``strong_*`` are the sorted starts/ends of the non-ambiguous matches.
         """
         k = bisect_left(strong_ends, ns - _ADJACENT)  # first real name ending near or after ns
-        if k < len(strong_starts) and strong_starts[k] <= ne + _ADJACENT:
-            return False
+        while k < len(strong_starts) and strong_starts[k] <= ne + _ADJACENT:
+            if not (strong_starts[k] == ns):  # the same span read as a real name elsewhere
+                return False
+            k += 1
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
     def _maybe_approx(self, word: str) -> bool:
@@ -282,12 +305,11 @@ class SubstanceMatcher:
         novel.py reports it.
         """
         family = None
-        hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY else None
+        hit = self._fuzzy(tok) if len(tok) >= self.MIN_FUZZY - 1 else None
         if hit is not None:
             idx, dist, word = hit
             family = _novel_family(tok)
-            prefix = len(os.path.commonprefix([tok, word]))
-            if family is None or (dist == 1 and prefix >= len(tok) - 5):
+            if family is None or (dist == 1 and _typo_shaped(tok, word)):
                 return ts, te, _Payload(idx, NameKind.SYNONYM, False), 0.75 if dist <= 1 else 0.65
         glued = self._glued(tok)
         if glued is None:
@@ -310,7 +332,8 @@ class SubstanceMatcher:
         parts = _SPLIT.split(text)
         words = parts[1::2]
         cum: list[int] | None = None
-        found: list[tuple[int, int, _Payload, float]] = []  # norm start, end, payload, conf
+        # (norm start, [(norm end, payload, confidence), ...] longest and best first)
+        found: list[tuple[int, list[tuple[int, _Payload, float]]]] = []
         trie, vocab = self._trie, self._vocab
         lo, hi = self.MIN_GLUED, self.MAX_APPROX
         i, n = 0, len(words)
@@ -318,23 +341,22 @@ class SubstanceMatcher:
             word = words[i]
             node = trie.get(word)
             if node is None:
-                if (self.fuzzy and lo < len(word) <= hi and word.isalpha() and word not in vocab
+                if (self.fuzzy and lo <= len(word) <= hi and word.isalpha() and word not in vocab
                         and self._maybe_approx(word)):
                     if cum is None:
                         cum = list(accumulate(map(len, parts), initial=0))
                     after_number = i > 0 and words[i - 1].isdigit() and not parts[2 * i]
                     approx = self._approximate(word, cum[2 * i + 1], cum[2 * i + 2], after_number)
                     if approx is not None:
-                        found.append(approx)
+                        found.append((approx[0], [approx[1:]]))
                 i += 1
                 continue
-            best_j = -1
-            best_p: _Payload | None = None
+            terminals: list[tuple[int, list[_Payload]]] = []  # (last token index, payloads)
             j = i
             while node is not None:
                 p = node.get(None)
-                if p is not None:
-                    best_j, best_p = j, p
+                if p:
+                    terminals.append((j, p))
                 j += 1
                 if j >= n:
                     break
@@ -342,29 +364,34 @@ class SubstanceMatcher:
                 if len(gap) > _MAX_GAP or "\n" in gap:
                     break
                 node = node.get(words[j])
-            if best_p is not None:
+            if terminals:
                 if cum is None:
                     cum = list(accumulate(map(len, parts), initial=0))
-                found.append((cum[2 * i + 1], cum[2 * best_j + 2], best_p, _CONF[best_p.kind]))
-                i = best_j + 1
+                alts = [(cum[2 * jj + 2], pl, _CONF[pl.kind]) for jj, ps in reversed(terminals) for pl in ps]
+                found.append((cum[2 * i + 1], alts))
+                i = terminals[-1][0] + 1
                 continue
             i += 1
         if not found:
             return []
-        strong = [(ns, ne) for ns, ne, p, _ in found if p.kind != NameKind.AMBIGUOUS]
+        strong = [(ns, alts[0][0]) for ns, alts in found
+                  if any(p.kind != NameKind.AMBIGUOUS and not p.upper_only for _, p, _ in alts)]
         strong_starts = [a for a, _ in strong]
         strong_ends = [b for _, b in strong]
         out: list[SubstanceMention] = []
-        for ns, ne, payload, conf in found:
-            rs, re_ = norm.to_raw(ns, ne)
-            surface = raw[rs:re_]
-            if payload.upper_only and surface.upper() != surface:
-                continue
-            if payload.kind == NameKind.AMBIGUOUS and not self._ambiguous_ok(text, ns, ne, strong_starts, strong_ends):
-                continue
-            entry = self.entries[payload.entry]
-            out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,
-                                        text=surface, start=rs, end=re_, confidence=conf))
+        for ns, alts in found:
+            for ne, payload, conf in alts:  # the longest acceptable reading wins
+                rs, re_ = norm.to_raw(ns, ne)
+                surface = raw[rs:re_]
+                if payload.upper_only and surface.upper() != surface:
+                    continue
+                if payload.kind == NameKind.AMBIGUOUS and not self._ambiguous_ok(
+                        text, ns, ne, strong_starts, strong_ends):
+                    continue
+                entry = self.entries[payload.entry]
+                out.append(SubstanceMention(canonical=entry.canonical, cls=entry.cls, cas=entry.cas,
+                                            text=surface, start=rs, end=re_, confidence=conf))
+                break
         return out
 
 

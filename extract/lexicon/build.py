@@ -52,7 +52,7 @@ DROP_CANONICAL = {
     "Benzydamine", "Naloxone", "2-methyl-2-butanol", "Galantamine", "Aniracetam",
     "Coluracetam", "Fasoracetam", "Nefiracetam", "Oxiracetam", "Piracetam", "Pramiracetam",
     "Phenylpiracetam", "Noopept", "Omberacetam", "Centrophenoxine", "Meclofenoxate",
-    "Picamilon", "Sulbutiamine", "HUPERZINE-A", "PRL-8-53", "Indapex", "5-HTP", "5-Hydroxytryptophan",
+    "G-130", "Picamilon", "Sulbutiamine", "HUPERZINE-A", "PRL-8-53", "Indapex", "5-HTP", "5-Hydroxytryptophan",
 }
 # Source canonical -> the canonical it duplicates.
 MERGE = {
@@ -105,7 +105,7 @@ DROP_ALIAS = {
     "youvitan", "bisibuthiamine", "cizdol", "addnok", "inxity", "sedekopan", "valtran",
     "tilidate", "lergigan", "stemzine", "phenotil", "buccastem", "levothym", "levotonine",
     "oxyfan", "telesol", "triptum", "cincofarm", "dacepton", "yantil", "zispin",
-    "vitamin k", "attentin", "pills", "tabs", "tab", "bar", "paste", "base", "strain", "special", "sonata", "lexilium", "generic", "gift",
+    "vitamin k", "k2", "attentin", "pills", "tabs", "tab", "bar", "paste", "base", "strain", "special", "sonata", "lexilium", "generic", "gift",
 }
 # Street names that are ordinary words too: kept, matched only next to an offer.
 AMBIGUOUS = {
@@ -114,7 +114,7 @@ AMBIGUOUS = {
     "herb", "bud", "buds", "trees", "green", "gras", "haze", "shatter", "hemp", "dope",
     "tar", "junk", "acid", "trips", "lucy", "pappe", "mushrooms", "truffles",
     "boomers", "mandy", "emma", "beans", "rolls", "md", "meow", "drone", "bubbles",
-    "gravel", "proto", "pyro", "spice", "k2", "hexen", "meta", "blues", "lean", "roxy",
+    "gravel", "proto", "pyro", "spice", "hexen", "meta", "blues", "lean", "roxy",
     "apache", "china girl", "gift", "ott", "фен", "план", "соль", "марки", "грибы", "трава",
     "kitty", "special k", "hash", "skunk", "kush", "soma", "angel dust", "hearts", "pills",
     "bars", "footballs", "planks", "school bus", "fishscale", "fish scale",
@@ -122,7 +122,7 @@ AMBIGUOUS = {
     "tacha", "keta", "ket", "cristal", "hielo", "flowers", "flower", "trim", "wildnil",
     "boomer", "dexedrine", "sativa", "indica", "reefer", "perc", "percs", "oxy", "oxys",
     "oxies", "m30", "m30s", "h3", "h4", "blotters", "blotter", "freebase", "crack",
-    "fent", "fenty", "tranq", "zombie drug", "elephant tranq", "bupe", "xans", "zannies",
+    "fent", "fenty", "tranq", "iso", "meto", "lucy", "zombie drug", "elephant tranq", "bupe", "xans", "zannies",
     "ludes", "shrooms", "mcat", "nose candy", "schnee", "snow",
 }
 # Short codes that are English words in lower case: must be written in capitals.
@@ -240,7 +240,8 @@ def _norm_key(name: object) -> str:
 def _droppable(key: str) -> bool:
     """Too short or not a word: "e", "x", "md", "m1", "#4", "vitamin q"."""
     letters = re.sub(r"[^\w]", "", key)
-    return len(letters) <= 2 or not any(c.isalpha() for c in key) or key.startswith("vitamin")
+    return (len(letters) <= 2 or not any(c.isalpha() for c in key) or key.startswith("vitamin")
+            or re.fullmatch(r"\d+-?[a-z]", key) is not None)  # "25g", "25-i": read as quantities
 
 
 def _add_alias(entry: dict[str, Any], alias: object) -> None:
@@ -308,8 +309,8 @@ def build(source: Path = DEFAULT_SOURCE, curated_path: Path = CURATED) -> list[d
                 elif key2 not in DROP_ALIAS and all(_norm_key(b) != key2 for b in bucket):
                     bucket.append(name)
         for name in map(str, item.get("ambiguous", []) or []):
-            key2 = _norm_key(name)
-            if _droppable(key2) or key2 in DROP_ALIAS:
+            key2 = _norm_key(name)  # curated ambiguous names win over DROP_ALIAS ("brown", "lucy")
+            if not any(c.isalpha() for c in key2) or len(re.sub(r"[^\w]", "", key2)) < 2:
                 continue
             for field in ("synonyms", "abbreviations"):
                 entry[field] = [a for a in entry[field] if _norm_key(a) != key2]
