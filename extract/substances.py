@@ -41,6 +41,7 @@ from narcwatch.extract.normalize import Normalized, normalize
 __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
+_DOUBLED = re.compile(r"([^\W\daeiouy_])\1")  # doubled consonant; "ee", "oo" are English
 _SPLIT = re.compile(r"([^\W\d_]+|\d+)")
 _SEP_ONLY = re.compile(r"[\W_]+")
 # Something that looks like a drug offer: a quantity by weight or dose unit. A price
@@ -290,6 +291,17 @@ class SubstanceMatcher:
             k += 1
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
 
+    def _undouble(self, word: str, parent: dict | None = None) -> dict | None:
+        """The trie node (under ``parent``) for ``word`` with one doubled consonant
+        written once, if any."""
+        parent = self._trie if parent is None else parent
+        for k in range(1, len(word)):
+            if word[k] == word[k - 1] and word[k].isalpha() and word[k] not in "aeiouy":
+                node = parent.get(word[:k] + word[k + 1:])
+                if node is not None:
+                    return node
+        return None
+
     def _maybe_approx(self, word: str) -> bool:
         """False when the caches already know ``word`` matches nothing approximately."""
         return not (self._fuzzy_cache.get(word, False) is None and self._glue_cache.get(word, False) is None)
@@ -340,6 +352,10 @@ class SubstanceMatcher:
         while i < n:
             word = words[i]
             node = trie.get(word)
+            typo = False
+            if node is None and 4 <= len(word) <= hi and _DOUBLED.search(word):
+                node = self._undouble(word)  # "cokke", "3mmcc", "budd": one doubled consonant
+                typo = node is not None
             if node is None:
                 if (self.fuzzy and lo <= len(word) <= hi and word.isalpha() and word not in vocab
                         and self._maybe_approx(word)):
@@ -363,11 +379,16 @@ class SubstanceMatcher:
                 gap = parts[2 * j]
                 if len(gap) > _MAX_GAP or "\n" in gap:
                     break
-                node = node.get(words[j])
+                nxt = node.get(words[j])
+                if nxt is None and 4 <= len(words[j]) <= hi and _DOUBLED.search(words[j]):
+                    nxt = self._undouble(words[j], node)
+                    typo = typo or nxt is not None
+                node = nxt
             if terminals:
                 if cum is None:
                     cum = list(accumulate(map(len, parts), initial=0))
-                alts = [(cum[2 * jj + 2], pl, _CONF[pl.kind]) for jj, ps in reversed(terminals) for pl in ps]
+                alts = [(cum[2 * jj + 2], pl, min(_CONF[pl.kind], 0.7) if typo else _CONF[pl.kind])
+                        for jj, ps in reversed(terminals) for pl in ps]
                 found.append((cum[2 * i + 1], alts))
                 i = terminals[-1][0] + 1
                 continue

@@ -73,6 +73,8 @@ _EVASIONS = [
     Example("aceytlfentanyl 1g", [("Acetylfentanyl", "aceytlfentanyl")]),   # swapped letters: a typo
     Example("acetyylfentanyl 1g", [("Acetylfentanyl", "acetyylfentanyl")]), # doubled letter: a typo
     Example("cocine 1g", [("Cocaine", "cocine")]),            # dropped letter
+    Example("cokke 1g", [("Cocaine", "cokke")]),              # doubled consonant
+    Example("3mmcc 1g", [("3-MMC", "3mmcc")]),
     Example("h3r0in #4", [("Heroin", "h3r0in")]),
     Example("C O L O M B I A N C O C A I N E - 89%", [("Cocaine", "C O C A I N E")]),
 ]
@@ -106,6 +108,7 @@ _NO_SUBSTANCE = [
     Example("Mr. Dom said x e k h", []),
     Example("vitamin K2 supplement 100 tabs", []),
     Example("9mm brass reloads 124 gr", []),
+    Example("meetha paan 2 pcs for 40$", []),                  # doubled vowels are English/Hindi, not typos
 ]
 _XFAIL = [
     pytest.param(Example("cocainecolombian 1g", [("Cocaine", "cocaine")]),
