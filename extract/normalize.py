@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -176,7 +177,7 @@ def _consistent_run(run: str) -> int:
     letters = sum(c.isalpha() for c in chars)
     if any(not c.isalpha() and c not in LEET for c in chars) or letters * 2 < len(chars):
         return 0
-    if any(not a.isalpha() and not b.isalpha() for a, b in zip(chars, chars[1:])):
+    if any(not a.isalpha() and not b.isalpha() for a, b in pairwise(chars)):
         return 0  # "1 2 3 4" is a count, not a spelled word
     if letters < 3 or (sep is not None and sep.strip() == "" and len(chars) < 4):
         return 0
@@ -319,7 +320,7 @@ def normalize(raw: str) -> Normalized:
 
 
 @Language.factory("narcwatch_normalize", default_config={})
-def make_normalizer(nlp: Language, name: str) -> "NormalizeComponent":
+def make_normalizer(nlp: Language, name: str) -> NormalizeComponent:
     return NormalizeComponent()
 
 

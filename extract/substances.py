@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from bisect import bisect_left
-from itertools import accumulate
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
-
-from spacy.language import Language
-from spacy.tokens import Doc
 
 from narcwatch.extract.lexicon import Entry, Lexicon, NameKind, load_lexicon
 from narcwatch.extract.models import SubstanceMention
 from narcwatch.extract.normalize import Normalized, normalize
+from spacy.language import Language
+from spacy.tokens import Doc
 
 __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
 
@@ -286,7 +285,7 @@ class SubstanceMatcher:
         """
         k = bisect_left(strong_ends, ns - _ADJACENT)  # first real name ending near or after ns
         while k < len(strong_starts) and strong_starts[k] <= ne + _ADJACENT:
-            if not (strong_starts[k] == ns):  # the same span read as a real name elsewhere
+            if strong_starts[k] != ns:  # the same span read as a real name elsewhere
                 return False
             k += 1
         return _OFFER_CUE.search(text, max(0, ns - _CUE_WINDOW), ne + _CUE_WINDOW) is not None
@@ -439,7 +438,7 @@ def find_substances(text: str, *, lexicon: Lexicon | None = None, novel: bool = 
 
 @Language.factory("narcwatch_substances", default_config={"lexicon_path": None, "fuzzy": True, "novel": True})
 def make_substances(nlp: Language, name: str, lexicon_path: str | None, fuzzy: bool, novel: bool,
-                    ) -> "SubstancesComponent":
+                    ) -> SubstancesComponent:
     return SubstancesComponent(lexicon_path=lexicon_path, fuzzy=fuzzy, novel=novel)
 
 

@@ -65,7 +65,7 @@ class Entry:
             yield n, NameKind.AMBIGUOUS
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Entry":
+    def from_dict(cls, d: dict) -> Entry:
         return cls(
             canonical=d["canonical"], cls=SubstanceClass(d["class"]), cas=d.get("cas"),
             control=d.get("control"), synonyms=tuple(d.get("synonyms", ())),
@@ -92,7 +92,7 @@ class Lexicon:
     def get(self, canonical: str) -> Entry | None:
         return self._by_key.get(canonical.casefold())  # type: ignore[attr-defined]
 
-    def without(self, canonicals: Iterable[str]) -> "Lexicon":
+    def without(self, canonicals: Iterable[str]) -> Lexicon:
         """A copy lacking some entries (for hold-out measurements of novel detection)."""
         drop = {c.casefold() for c in canonicals}
         return Lexicon(tuple(e for e in self.entries if e.canonical.casefold() not in drop))

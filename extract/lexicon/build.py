@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from narcwatch.extract.models import SubstanceClass
 
 HERE = Path(__file__).resolve().parent
@@ -84,7 +83,7 @@ DROP_ALIAS = {
     "generika", "rosy", "bees", "nexus", "aces", "flux", "foxy", "moxy", "toad", "toads",
     "jaguar", "foxtrot", "sherman", "supergrass", "cid", "talis", "dreem", "enzed", "towa",
     "zoly", "lamet", "coffee", "choline", "tryptophan", "nutmeg", "shori", "natem", "chari",
-    "blow", "junk", "smack", "dmitry", "dmitri", "morning", "zepam", "sopor", "soaper",
+    "blow", "junk", "smack", "dmitry", "dmitri", "zepam", "sopor", "soaper",
     "subs", "tram", "tadol", "hydro", "robo", "syrup", "dex", "sini", "pheno", "hbw", "hbwr",
     "hbmg", "aya", "caapi", "vegetal", "iboga", "ketum", "nangs", "nitro", "nos", "g-130",
     "flak", "jenkem", "dagga", "pea", "mesc", "rize", "rizen", "nordaz", "mirtaz", "axit",
@@ -92,7 +91,7 @@ DROP_ALIAS = {
     "mal", "mem", "pst", "tpa", "mnt", "kbd", "apap", "neb", "nek", "eph", "iph", "pph",
     "mph", "ept", "det", "dpt", "doe", "doi", "don", "dob", "doc", "dom", "bod", "mda",
     "1,4-b", "mpa", "zyban", "nytol", "talwin", "doral", "restas", "halcion", "sustiva",
-    "generika", "brown sugar", "tabs", "sauce", "crank", "lucy", "pingers", "blotter",
+    "brown sugar", "tabs", "crank", "lucy", "pingers", "blotter",
     "dormin", "nicare", "nithra", "meilax", "victan", "tantum", "luminal", "cesamet",
     "lectopam", "ceresta", "demetrin", "reapam", "centrac", "centrax", "nobrium", "domar",
     "noctamid", "lustral", "seroxat", "rhythmy", "paxipam", "albego", "limpidon", "paxor",
@@ -105,7 +104,7 @@ DROP_ALIAS = {
     "youvitan", "bisibuthiamine", "cizdol", "addnok", "inxity", "sedekopan", "valtran",
     "tilidate", "lergigan", "stemzine", "phenotil", "buccastem", "levothym", "levotonine",
     "oxyfan", "telesol", "triptum", "cincofarm", "dacepton", "yantil", "zispin",
-    "vitamin k", "k2", "attentin", "pills", "tabs", "tab", "bar", "paste", "base", "strain", "special", "sonata", "lexilium", "generic", "gift",
+    "vitamin k", "k2", "attentin", "pills", "tab", "bar", "paste", "base", "strain", "special", "sonata", "lexilium", "generic", "gift",
 }
 # Street names that are ordinary words too: kept, matched only next to an offer.
 AMBIGUOUS = {
@@ -122,8 +121,8 @@ AMBIGUOUS = {
     "tacha", "keta", "ket", "cristal", "hielo", "flowers", "flower", "trim", "wildnil",
     "boomer", "dexedrine", "sativa", "indica", "reefer", "perc", "percs", "oxy", "oxys",
     "oxies", "m30", "m30s", "h3", "h4", "blotters", "blotter", "freebase", "crack",
-    "fent", "fenty", "tranq", "iso", "meto", "lucy", "zombie drug", "elephant tranq", "bupe", "xans", "zannies",
-    "ludes", "shrooms", "mcat", "nose candy", "schnee", "snow",
+    "fent", "fenty", "tranq", "iso", "meto", "zombie drug", "elephant tranq", "bupe", "xans", "zannies",
+    "ludes", "shrooms", "mcat", "nose candy", "schnee",
 }
 # Short codes that are English words in lower case: must be written in capitals.
 UPPER_ONLY = {
@@ -207,13 +206,13 @@ for _cls, _names in {
     for _n in _names:
         CLASS[_n] = _cls
 
-_BENZO = re.compile(r"(?:azepam|zolam|azepate|azepine|azepoxide|zepam|azolam|clotiazepam|nifoxipam|bentazepam)$", re.I)
-_FENT = re.compile(r"fentan[iy]l", re.I)
-_NITAZENE = re.compile(r"nitazen|nitazepyne", re.I)
-_SYNTH_CB = re.compile(r"(?:inaca|pica|binaca|jwh-|am-2201|ur-144|xlr-)", re.I)
+_BENZO = re.compile(r"(?:azepam|zolam|azepate|azepine|azepoxide|zepam|azolam|clotiazepam|nifoxipam|bentazepam)$", re.IGNORECASE)
+_FENT = re.compile(r"fentan[iy]l", re.IGNORECASE)
+_NITAZENE = re.compile(r"nitazen|nitazepyne", re.IGNORECASE)
+_SYNTH_CB = re.compile(r"(?:inaca|pica|binaca|jwh-|am-2201|ur-144|xlr-)", re.IGNORECASE)
 _PSYCHEDELIC = re.compile(r"(?:lsd|lad|nbome|nboh|nbf|nbmd|^2c-|^3c-|^25|dmt|dipt|mipt|^do[a-z]|dalt|det$|dpt$|"
                           r"mpt$|ept$|^4-ho-|^4-aco-|^5-meo|^amt|αmt|αet|^α?et$|pipt|ept|^1[a-z]*-lsd|lsm|"
-                          r"^aleph|mescaline|^hot-|^5-bromo|^2-me-dmt|βh-2c|βk-2c|c30-|^aleph|^tma|^pt$)", re.I)
+                          r"^aleph|mescaline|^hot-|^5-bromo|^2-me-dmt|βh-2c|βk-2c|c30-|^aleph|^tma|^pt$)", re.IGNORECASE)
 
 
 def guess_class(canonical: str) -> SubstanceClass:
@@ -288,9 +287,9 @@ def build(source: Path = DEFAULT_SOURCE, curated_path: Path = CURATED) -> list[d
     for item in curated:
         canonical = item["canonical"]
         key = _norm_key(canonical)
-        entry = entries.get(key)
-        if entry is None:
-            entry = entries[key] = _empty(canonical, SubstanceClass(item["class"]))
+        found = entries.get(key)
+        entry = found if found is not None else _empty(canonical, SubstanceClass(item["class"]))
+        entries[key] = entry
         entry["canonical"] = canonical
         entry["class"] = SubstanceClass(item["class"]).value
         entry["cas"] = item.get("cas") or entry["cas"]

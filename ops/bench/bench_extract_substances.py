@@ -58,7 +58,6 @@ def _rate(fn, texts: list[str]) -> float:  # type: ignore[no-untyped-def]
 
 def substances_speed() -> list[Result]:
     import spacy
-
     from narcwatch.extract.normalize import normalize
     from narcwatch.extract.pipeline import build_pipeline
     from narcwatch.extract.substances import find_substances, matcher_for

@@ -11,13 +11,11 @@ from typing import NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from narcwatch.extract.lexicon import load_lexicon
 from narcwatch.extract.models import SubstanceClass
-from narcwatch.extract.novel import classify_name
-from narcwatch.extract.substances import SubstanceMatcher, find_substances
-from narcwatch.extract.novel import find_novel
 from narcwatch.extract.normalize import normalize
+from narcwatch.extract.novel import classify_name, find_novel
+from narcwatch.extract.substances import SubstanceMatcher, find_substances
 
 C = SubstanceClass
 

@@ -12,7 +12,6 @@ from typing import NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from narcwatch.extract.substances import find_substances, matcher_for
 
 
@@ -187,7 +186,7 @@ def test_spacy_component_fills_facts() -> None:
 # --- real listings -------------------------------------------------------------------
 
 _QTY = re.compile(r"\d\s?(?:mg|g|gr|grams?|kg|oz|ug|mcg|µg|ml)\b|\d\s?x?\s?(?:tabs?|pills?|blotters?|hits?|caps?)\b",
-                  re.I)
+                  re.IGNORECASE)
 
 
 def _half(vendor: str, product: str) -> int:
