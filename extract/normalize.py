@@ -277,7 +277,9 @@ def _fold_token(tok: str, email_like: bool) -> str:
     return "".join(LEET.get(c, c) for c in chars)
 
 
-_LEET_HINT = re.compile(r"[^\W\d_][013457@$8]|(?<![^\W_])0[^\W\d_]")
+# A leet char after a letter, or a leading zero before one: the only places step 4's
+# leetspeak can apply (cheap gate; the exact rules are in _fold_token).
+_LEET_HINT = re.compile(r"(?<=[^\W\d_])[013457@$8]|(?<![^\W_])0(?=[^\W\d_])")
 
 
 def _fold_words(text: str) -> str:

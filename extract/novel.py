@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from narcwatch.extract.lexicon import Lexicon
@@ -63,7 +64,8 @@ _PATTERNS: list[tuple[re.Pattern[str], SubstanceClass, float]] = [
     (re.compile(r"^(?:[a-z0-9-]{0,20})(?:eto|meto|proto|buto|iso|isoto|fluto|clo)desnitazene$"), _C.NITAZENE, 0.9),
     (re.compile(r"fentan[yi]l"), _C.FENTANYL_ANALOGUE, 0.85),
     (re.compile(r"^[2-5]-?(?!sec$)[a-z]{0,3}[me]c$"), _C.CATHINONE, 0.6),
-    (re.compile(r"^(?:[0-9]?[a-z]{0,2}-)?(?:alpha|a)-p[a-z]{1,3}[pt]$"), _C.CATHINONE, 0.7),
+    # alpha-pyrrolidino-x-phenones: a-PVP, a-PHP, a-PiHP, a-PHiP, a-PCYP, a-PVT, 4F-a-PVP
+    (re.compile(r"^(?:[0-9]?[a-z]{0,2}-)?(?:alpha|a)-p(?:v|h|b|p|e|ih|hi|cy|iv|ip|ep|hx)[pt]$"), _C.CATHINONE, 0.7),
     (re.compile(r"^(?:[0-9]?[a-z]{0,2}-)?(?:alpha|a)p(?:v|h|b|p|ih|hi|cy|en|iv)p$"), _C.CATHINONE, 0.6),
     (re.compile(r"^pv-?[0-9]{1,2}$"), _C.CATHINONE, 0.6),
     (re.compile(r"^[2-5](?:f|cl|br|me)-p(?:v|h|b|ih|hi|cy|en)p$"), _C.CATHINONE, 0.6),
@@ -114,6 +116,26 @@ def classify_name(chunk: str) -> Candidate | None:
     return None
 
 
+def _hinted_chunks(text: str) -> Iterator[re.Match[str]]:
+    """The name-like chunks around a family fragment or code: the only ones worth the
+    patterns. Cost follows the number of hints, not the length of the text."""
+    hits = sorted([m.start() for m in _HINT.finditer(text)] + [m.start() for m in _CODE_HINT.finditer(text)])
+    done = -1
+    for p in hits:
+        if p < done:
+            continue  # inside the chunk already looked at
+        a = p
+        while a > 0 and p - a < 80 and (text[a - 1].isalnum() or text[a - 1] in "-,'′"):
+            a -= 1
+        while a < p and not text[a].isalnum():
+            a += 1
+        m = _CHUNK.match(text, a)
+        if m is None:
+            continue
+        done = m.end()
+        yield m
+
+
 def _overlaps(a0: int, a1: int, starts: list[int], ends: list[int]) -> bool:
     """Does ``[a0, a1)`` overlap a span of the sorted, non-overlapping ``starts``/``ends``?"""
     k = bisect_left(ends, a0 + 1)  # first span ending after a0
@@ -131,11 +153,10 @@ def find_novel(raw: str, norm: Normalized, mentions: list[SubstanceMention],
     k_ends = [b for _, b in known]
     out = list(mentions)
     novel: list[SubstanceMention] = []
-    chunks = _CHUNK.finditer(text) if _HINT.search(text) or _CODE_HINT.search(text) else ()
-    for m in chunks:
+    for m in _hinted_chunks(text):
         chunk = m.group()
-        if len(chunk) < 4 or (chunk.isalpha() and not _HINT.search(chunk)):
-            continue  # most words: no family fragment, skip the patterns
+        if len(chunk) < 4:
+            continue
         cand = classify_name(chunk)
         if cand is None:
             continue

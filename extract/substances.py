@@ -98,6 +98,26 @@ class _Payload:
     upper_only: bool     # must be written in capitals in the raw text
 
 
+def _doubled_words(text: str) -> set[str]:
+    """Words with a doubled consonant ("cokke"), found in one linear pass."""
+    out: set[str] = set()
+    pos = 0
+    n = len(text)
+    while True:
+        m = _DOUBLED.search(text, pos)
+        if m is None:
+            return out
+        a = m.start()
+        while a > 0 and text[a - 1].isalpha():
+            a -= 1
+        b = m.end()
+        while b < n and text[b].isalpha():
+            b += 1
+        if 4 <= b - a <= 40:
+            out.add(text[a:b])
+        pos = b
+
+
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
@@ -194,6 +214,7 @@ class SubstanceMatcher:
         self._fuzzy_index: dict[str, list[tuple[str, int]]] = {}
         self._fuzzy_cache: dict[str, tuple[int, int, str] | None] = {}
         self._fuzzy_depth: dict[str, int] = {}
+        self._settled: set[str] = set()  # long words known to start no match, exact or approximate
         singles: dict[str, tuple[int, str]] = {}
         for idx, entry in enumerate(self.entries):
             upper = {u.casefold() for u in entry.upper_only}
@@ -303,7 +324,12 @@ class SubstanceMatcher:
 
     def _maybe_approx(self, word: str) -> bool:
         """False when the caches already know ``word`` matches nothing approximately."""
-        return not (self._fuzzy_cache.get(word, False) is None and self._glue_cache.get(word, False) is None)
+        if self._fuzzy_cache.get(word, False) is None and self._glue_cache.get(word, False) is None:
+            if len(self._settled) > 200_000:
+                self._settled.clear()
+            self._settled.add(word)
+            return False
+        return True
 
     def _approximate(self, tok: str, ts: int, te: int, after_number: bool,
                      ) -> tuple[int, int, _Payload, float] | None:
@@ -345,14 +371,23 @@ class SubstanceMatcher:
         cum: list[int] | None = None
         # (norm start, [(norm end, payload, confidence), ...] longest and best first)
         found: list[tuple[int, list[tuple[int, _Payload, float]]]] = []
-        trie, vocab = self._trie, self._vocab
+        trie, vocab, settled = self._trie, self._vocab, self._settled
         lo, hi = self.MIN_GLUED, self.MAX_APPROX
-        i, n = 0, len(words)
-        while i < n:
+        doubled = _doubled_words(text)
+        n = len(words)
+        # Only words that can start a match are visited: trie roots, words with a doubled
+        # consonant, and long words not yet known to match nothing approximately. In
+        # ordinary text that is a handful per listing; the filter runs at C speed.
+        todo = [k for k, w in enumerate(words)
+                if w in trie or w in doubled or (lo <= len(w) <= hi and w not in settled)]
+        skip_to = 0
+        for i in todo:
+            if i < skip_to:
+                continue
             word = words[i]
             node = trie.get(word)
             typo = False
-            if node is None and 4 <= len(word) <= hi and _DOUBLED.search(word):
+            if node is None and word in doubled:
                 node = self._undouble(word)  # "cokke", "3mmcc", "budd": one doubled consonant
                 typo = node is not None
             if node is None:
@@ -364,7 +399,10 @@ class SubstanceMatcher:
                     approx = self._approximate(word, cum[2 * i + 1], cum[2 * i + 2], after_number)
                     if approx is not None:
                         found.append((approx[0], [approx[1:]]))
-                i += 1
+                elif word not in doubled:
+                    if len(settled) > 200_000:
+                        settled.clear()
+                    settled.add(word)  # no name starts here and nothing approximate: skip next time
                 continue
             terminals: list[tuple[int, list[_Payload]]] = []  # (last token index, payloads)
             j = i
@@ -379,7 +417,7 @@ class SubstanceMatcher:
                 if len(gap) > _MAX_GAP or "\n" in gap:
                     break
                 nxt = node.get(words[j])
-                if nxt is None and 4 <= len(words[j]) <= hi and _DOUBLED.search(words[j]):
+                if nxt is None and words[j] in doubled:
                     nxt = self._undouble(words[j], node)
                     typo = typo or nxt is not None
                 node = nxt
@@ -389,9 +427,7 @@ class SubstanceMatcher:
                 alts = [(cum[2 * jj + 2], pl, min(_CONF[pl.kind], 0.7) if typo else _CONF[pl.kind])
                         for jj, ps in reversed(terminals) for pl in ps]
                 found.append((cum[2 * i + 1], alts))
-                i = terminals[-1][0] + 1
-                continue
-            i += 1
+                skip_to = terminals[-1][0] + 1
         if not found:
             return []
         strong = [(ns, alts[0][0]) for ns, alts in found
