@@ -31,11 +31,12 @@ from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 
+from spacy.language import Language
+from spacy.tokens import Doc
+
 from narcwatch.extract.lexicon import Entry, Lexicon, NameKind, load_lexicon
 from narcwatch.extract.models import SubstanceMention
 from narcwatch.extract.normalize import Normalized, normalize
-from spacy.language import Language
-from spacy.tokens import Doc
 
 __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
 

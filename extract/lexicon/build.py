@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from narcwatch.extract.models import SubstanceClass
 
 HERE = Path(__file__).resolve().parent

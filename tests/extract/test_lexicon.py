@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from narcwatch.extract.lexicon import LEXICON_PATH, NameKind, load_lexicon
 from narcwatch.extract.lexicon.build import build, render
 from narcwatch.extract.models import SubstanceClass

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from narcwatch.extract.lexicon import load_lexicon
 from narcwatch.extract.models import SubstanceClass
 from narcwatch.extract.normalize import normalize

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from narcwatch.extract.substances import find_substances, matcher_for
 
 sandbox = pytest.importorskip("narcwatch.sandbox")
