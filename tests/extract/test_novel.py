@@ -109,11 +109,12 @@ _FAMILIES = (C.NITAZENE, C.FENTANYL_ANALOGUE, C.CATHINONE, C.SYNTHETIC_CANNABINO
 
 
 def _held_out() -> list[str]:
-    """20% of the four families' entries, chosen by a hash of the name (deterministic)."""
+    """Exactly 20 % of the four families' entries: the first fifth by a hash of the name
+    (deterministic, and blind to how easy a name is)."""
     lex = load_lexicon()
-    return [e.canonical for e in lex.of_class(*_FAMILIES)
-            if int(hashlib.sha1(e.canonical.encode()).hexdigest(), 16) % 5 == 0
-            and "unspecified" not in e.canonical]
+    names = [e.canonical for e in lex.of_class(*_FAMILIES) if "unspecified" not in e.canonical]
+    names.sort(key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+    return names[: -(-len(names) // 5)]
 
 
 def test_held_out_entries_are_flagged_as_novel() -> None:
@@ -133,7 +134,7 @@ def test_held_out_entries_are_flagged_as_novel() -> None:
     share = sum(ok for _, ok in flagged) / len(flagged)
     print(f"hold-out: {sum(ok for _, ok in flagged)}/{len(flagged)} flagged novel with the right class "
           f"= {share:.3f}; missed {[c for c, ok in flagged if not ok]}")
-    assert len(held) >= 20 and share >= 0.8
+    assert len(held) >= 25 and share >= 0.8
 
 
 # --- false candidates on ordinary text ------------------------------------------------
