@@ -66,6 +66,9 @@ _SPACED = re.compile(
     r"(?<![^\W_])"                       # not preceded by a letter/digit
     r"[^\W_](?:[ ._*·|/\\~+-]{1,3}[^\W_](?![^\W_])){2,64}"
 )
+# Necessary condition for _SPACED (three single chars), as a fast scan without
+# look-arounds; searched on the text padded with a blank at each end.
+_SPACED_HINT = re.compile(r"[\W_][^\W_][ ._*·|/\\~+-]{1,3}[^\W_][ ._*·|/\\~+-]{1,3}[^\W_][\W_]")
 _WORD = re.compile(r"[^\W_]+(?:[@$][^\W_]+)*")  # letters/digits, @ and $ only inside
 
 
@@ -277,26 +280,50 @@ def _fold_token(tok: str, email_like: bool) -> str:
     return "".join(LEET.get(c, c) for c in chars)
 
 
-# A leet char after a letter, or a leading zero before one: the only places step 4's
-# leetspeak can apply (cheap gate; the exact rules are in _fold_token).
-_LEET_HINT = re.compile(r"(?<=[^\W\d_])[013457@$8]|(?<![^\W_])0(?=[^\W\d_])")
+
+
+# Where step 4 can change anything: a non-ASCII char, a leet char after a letter, a
+# leading zero before one. Positions only (no leading star: linear on any input).
+# Each branch starts with a plain class so the scan is fast; the match lands inside the
+# word to look at, which is all _fold_words needs.
+_FOLD_AT_ASCII = re.compile(r"[a-z][013457@$8]|\b0[a-z]")
+_FOLD_AT = re.compile(r"[^\W\d_][013457@$8]|\b0[^\W\d_]|[^\x00-\x7f]")
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c in "@$"
 
 
 def _fold_words(text: str) -> str:
-    if text.isascii() and not _LEET_HINT.search(text):
-        return text  # nothing to fold: the common case
+    """Step 4 on the words that can change; every other word is left as it is."""
     parts: list[str] = []
-    pos = 0
-    for m in _WORD.finditer(text):
-        tok = m.group()
-        if tok.isascii() and tok.isalpha():
+    pos = 0     # end of the text already copied to parts
+    done = 0    # end of the last word looked at
+    n = len(text)
+    for m in (_FOLD_AT_ASCII if text.isascii() else _FOLD_AT).finditer(text):
+        p = m.start()
+        if p < done or not _is_word_char(text[p]):
             continue
-        email_like = text.startswith(".", m.end()) or "@" in tok and "." in text[m.end():m.end() + 1]
+        a = p
+        while a > 0 and _is_word_char(text[a - 1]):
+            a -= 1
+        b = p + 1
+        while b < n and _is_word_char(text[b]):
+            b += 1
+        done = b
+        while a < b and not text[a].isalnum():   # "@user", "$40": symbols only inside
+            a += 1
+        while b > a and not text[b - 1].isalnum():
+            b -= 1
+        tok = text[a:b]
+        if not tok or (tok.isascii() and tok.isalpha()):
+            continue
+        email_like = "@" in tok and text.startswith(".", b)
         folded = _fold_token(tok, email_like)
         if folded != tok:
-            parts.append(text[pos:m.start()])
+            parts.append(text[pos:a])
             parts.append(folded)
-            pos = m.end()
+            pos = b
     if not parts:
         return text
     parts.append(text[pos:])
@@ -314,7 +341,8 @@ def normalize(raw: str) -> Normalized:
     else:
         chars, starts, ends = _char_pass(raw)
         text = "".join(chars)
-    text, starts, ends = _join_spaced(text, starts, ends) if _SPACED.search(text) else (text, starts, ends)
+    if _SPACED_HINT.search(f" {text} "):
+        text, starts, ends = _join_spaced(text, starts, ends)
     if starts is not None and len(text) == len(raw) and starts == list(range(len(raw))):
         starts = ends = None  # one char per char after all (e.g. only "é" or "’"): identity
     text = _fold_words(text)

@@ -99,26 +99,6 @@ class _Payload:
     upper_only: bool     # must be written in capitals in the raw text
 
 
-def _doubled_words(text: str) -> set[str]:
-    """Words with a doubled consonant ("cokke"), found in one linear pass."""
-    out: set[str] = set()
-    pos = 0
-    n = len(text)
-    while True:
-        m = _DOUBLED.search(text, pos)
-        if m is None:
-            return out
-        a = m.start()
-        while a > 0 and text[a - 1].isalpha():
-            a -= 1
-        b = m.end()
-        while b < n and text[b].isalpha():
-            b += 1
-        if 4 <= b - a <= 40:
-            out.add(text[a:b])
-        pos = b
-
-
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
@@ -374,13 +354,11 @@ class SubstanceMatcher:
         found: list[tuple[int, list[tuple[int, _Payload, float]]]] = []
         trie, vocab, settled = self._trie, self._vocab, self._settled
         lo, hi = self.MIN_GLUED, self.MAX_APPROX
-        doubled = _doubled_words(text)
         n = len(words)
-        # Only words that can start a match are visited: trie roots, words with a doubled
-        # consonant, and long words not yet known to match nothing approximately. In
+        # Only words that can start a match are visited: trie roots, and words of 4+
+        # letters not yet known to start nothing (typo, misspelling or glued name). In
         # ordinary text that is a handful per listing; the filter runs at C speed.
-        todo = [k for k, w in enumerate(words)
-                if w in trie or w in doubled or (lo <= len(w) <= hi and w not in settled)]
+        todo = [k for k, w in enumerate(words) if w in trie or (3 < len(w) <= hi and w not in settled)]
         skip_to = 0
         for i in todo:
             if i < skip_to:
@@ -388,7 +366,7 @@ class SubstanceMatcher:
             word = words[i]
             node = trie.get(word)
             typo = False
-            if node is None and word in doubled:
+            if node is None and _DOUBLED.search(word):
                 node = self._undouble(word)  # "cokke", "3mmcc", "budd": one doubled consonant
                 typo = node is not None
             if node is None:
@@ -400,7 +378,7 @@ class SubstanceMatcher:
                     approx = self._approximate(word, cum[2 * i + 1], cum[2 * i + 2], after_number)
                     if approx is not None:
                         found.append((approx[0], [approx[1:]]))
-                elif word not in doubled:
+                elif len(word) < lo or not self.fuzzy or not word.isalpha() or word in vocab:
                     if len(settled) > 200_000:
                         settled.clear()
                     settled.add(word)  # no name starts here and nothing approximate: skip next time
@@ -418,7 +396,7 @@ class SubstanceMatcher:
                 if len(gap) > _MAX_GAP or "\n" in gap:
                     break
                 nxt = node.get(words[j])
-                if nxt is None and words[j] in doubled:
+                if nxt is None and 3 < len(words[j]) <= hi and _DOUBLED.search(words[j]):
                     nxt = self._undouble(words[j], node)
                     typo = typo or nxt is not None
                 node = nxt
