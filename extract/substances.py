@@ -9,12 +9,19 @@ so the cost is linear in the text and independent of the lexicon size.
 Layers, each with its confidence:
 
 * exact names (canonical 0.98, synonym 0.95, abbreviation 0.9, street name 0.85);
-* fuzzy: a single alphabetic token of 7+ letters within edit distance 1 (2 from 10
-  letters) of a lexicon name with the same first letter (``isotonitazine``,
-  ``carfentanyl``, ``metamfetamin``) - 0.75 / 0.65;
-* ambiguous slang (``ice``, ``speed``, ``snow``): only when the text also looks like
-  an offer (a quantity or a price) or names another substance - 0.6;
+* misspellings: a word of 7+ letters within one edit (two from 10 letters, chemical
+  names only) of a lexicon name with the same first letter (``isotonitazine``,
+  ``carfentanyl``), or a 6-letter word missing one letter (``cocine``) - 0.75 / 0.65;
+  a family-shaped word (``…nitazepyne``) takes such a match only when the edit looks
+  like a slip, otherwise it is a novel candidate;
+* a doubled consonant (``cokke``, ``3mmcc``) or a name glued behind a number and unit
+  (``100gCocaine``) - 0.7;
+* ambiguous slang (``ice``, ``speed``, ``snow``, ``трава``): only with a quantity within
+  80 characters and no real name right beside it (``MDMA crystal`` is MDMA) - 0.6;
 * short codes that are English words in lower case (``DOM``, ``MET``) only in capitals.
+
+Only words that can start a match are visited (trie roots, and longer words not yet
+known to start nothing), so ordinary prose costs one set lookup per word.
 
 Spans are mapped back to raw offsets, so ``text[start:end]`` is what the page said.
 Novel-substance candidates (``narcwatch.extract.novel``) are added with ``novel=True``.
