@@ -144,3 +144,17 @@ def test_adversarial_inputs_complete(raw: str) -> None:
     assert len(n.text) <= len(raw) * 3
     rs, re_ = n.to_raw(0, len(n.text))
     assert 0 <= rs <= re_ <= len(raw)
+
+
+def test_spacy_component_sets_nw_norm() -> None:
+    from narcwatch.extract.normalize import Normalized
+    from narcwatch.extract.pipeline import build_pipeline
+
+    nlp = build_pipeline()
+    doc = nlp.make_doc("ｆ3nt4nyl 1g")
+    doc._.nw_context = {}
+    for _, proc in nlp.pipeline:
+        doc = proc(doc)
+    norm = doc._.nw_norm
+    assert isinstance(norm, Normalized) and norm.raw == doc.text and norm.text == "fentanyl 1g"
+    assert norm.raw_span(0, 8) == "ｆ3nt4nyl"
