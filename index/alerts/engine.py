@@ -188,7 +188,8 @@ class AlertEngine:
         with self.db.tx() as db:
             due = db.execute("SELECT rule_id, gkey, closes_at FROM groups WHERE closes_at<=?", (ts,)).fetchall()
             for rule_id, gkey, closes_at in due:
-                alert = self._close_group(db, rule_id, gkey, closes_at)
+                # A window closed early (flush) is stamped when it closed, never in the future.
+                alert = self._close_group(db, rule_id, gkey, min(closes_at, self.clock().timestamp()))
                 if alert is not None:
                     try:
                         rule = self.rules.by_id(rule_id)

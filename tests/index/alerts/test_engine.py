@@ -91,6 +91,16 @@ def test_group_without_leading_waits_for_the_window(tmp_path: Path, world: World
     assert [len(a.event_ids) for a in engine.flush()] == [1]
 
 
+def test_flushed_digest_is_stamped_when_closed_not_at_the_window_end(tmp_path: Path, world: World) -> None:
+    """Regression: a digest closed early by flush() carried its window's end (6 h ahead)."""
+    engine = _engine(tmp_path, world, load_rules(DEFAULT_RULES))
+    for n in range(3):
+        engine.on_events([world.new_listing(n)])
+    world.advance(minutes=5)
+    (digest,) = engine.flush()
+    assert digest.created_at <= engine.clock()
+
+
 def test_throttle_holds_back_and_reports_count(tmp_path: Path, world: World) -> None:
     rules = _rules(tmp_path, "rules:\n  - id: t\n    name: T\n    events: [NEW]\n"
                              "    throttle: {max: 2, per: 1h, by: [vendor]}\n")
