@@ -84,6 +84,11 @@ class Source(_Model):
     schedule: str = "interval:6h"
     render_js: bool = False
     credentials: str | None = None  # name of a secret, never the secret itself
+    # Politeness per source; None means the network's conservative default (crawler/settings.py).
+    # A sandbox or a site the operator owns may go fast; a real onion market should not.
+    concurrency: int | None = Field(default=None, ge=1, le=256)  # requests in flight to this source
+    delay: float | None = Field(default=None, ge=0.0, le=3600.0)  # seconds between requests (per slot)
+    autothrottle: bool | None = None  # adapt the delay to the site's latency
 
 
 class Capture(_Model):

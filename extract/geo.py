@@ -28,9 +28,9 @@ __all__ = ["find_shipping", "make_geo", "place_code"]
 # print in their shipping fields (Agora, Dream Market, Hydra-style Russian shops).
 _PLACES: dict[str, str] = {}
 for _code, _names in {
-    "WW": "ww|worldwide|world wide|world|everywhere|everyplace|international|global|all countries|weltweit|"
+    "WW": "ww|worldwide|world wide|world|worlwide|wolrdwide|everywhere|everyplace|international|global|all countries|weltweit|"
           "en todo el mundo|todo el mundo|mundial|по всему миру|весь мир|мир|worldwide shipping",
-    "EU": "eu|europe|european union|europa|ue|евросоюз|европа|ес|eu countries|all eu",
+    "EU": "eu|europe|european union|european|europa|ue|евросоюз|европа|ес|eu countries|all eu",
     "NA": "n. america|north america|n.america|northamerica|северная америка",
     "SA": "s. america|south america|s.america|latin america|южная америка|sudamérica|sudamerica|latinoamérica",
     "ASIA": "asia|азия",
@@ -111,11 +111,14 @@ _TO_LABEL = (
     r"|versand\s{0,2}nach|lieferung\s{0,2}nach|nach|envío\s{0,2}a|envio\s{0,2}a|envíos\s{0,2}a|envios\s{0,2}a|enviamos\s{0,2}a"
     r"|доставка\s{0,2}по|доставка\s{0,2}в|отправка\s{0,2}в|по\s{0,2}всей|to"
 )
+# First letters of the labels: a superset is harmless (a group split on "|" adds a letter).
+_LABEL_FIRST = "".join(sorted({re.escape(alt[0]) for alt in f"{_FROM_LABEL}|{_TO_LABEL}".split("|") if alt}))
 # Anchors only (labels and arrows): places after them are read by dictionary look-up.
 _ANCHOR = re.compile(
     rf"""
-    (?<![^\W\d_])(?:(?P<from>{_FROM_LABEL})|(?P<to>{_TO_LABEL}))(?![^\W\d_])\s{{0,3}}:?\s{{0,3}}
-    | (?P<arrow>\s{{0,3}}(?:-{{1,2}}>|→|=>|⇒|➡|>)\s{{0,3}}|(?<=[^\W\d_])2(?=[^\W\d_]))
+    (?=[\s\-→=⇒➡>2{_LABEL_FIRST}])  # cheap first-character gate (IGNORECASE applies to it too)
+    (?:(?<![^\W\d_])(?:(?P<from>{_FROM_LABEL})|(?P<to>{_TO_LABEL}))(?![^\W\d_])\s{{0,3}}:?\s{{0,3}}
+    | (?P<arrow>\s{{0,3}}(?:-{{1,2}}>|→|=>|⇒|➡|>)\s{{0,3}}|(?<=[^\W\d_])2(?=[^\W\d_])))
     """,
     re.VERBOSE | re.IGNORECASE,
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from narcwatch.crawler.models import Money
 from narcwatch.extract import _currencies as _c
@@ -25,6 +26,7 @@ __all__ = [
     "CRYPTO_CODES",
     "PriceSpan",
     "currency_code",
+    "find_priced",
     "find_prices",
     "parse_amount",
     "parse_price",
@@ -33,7 +35,7 @@ __all__ = [
 
 CRYPTO_CODES: frozenset[str] = frozenset(_c.CRYPTO)
 
-_WINDOW = 20  # longest currency surface we look for next to a number
+_WINDOW = 20  # at most this many characters of a currency surface next to a number
 _GAP = 2  # at most this many separator characters between number and currency
 _GAP_CHARS = frozenset(" \u00a0\u202f\u2009:=")
 
@@ -67,6 +69,46 @@ def _build() -> tuple[dict[str, tuple[str, Decimal]], dict[str, tuple[str, Decim
 
 _EXACT, _FOLDED = _build()
 
+
+def _edge_index(edge: int) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """The lengths, longest first, of the surfaces whose two first (``edge=0``) or last
+    (``edge=-1``) characters, case-folded, are a given pair; and the one-character
+    surfaces by character. These are the only lengths a look-up can hit, so the scan
+    makes a look-up or two per number instead of one per length up to ``_WINDOW``."""
+    pairs: dict[str, set[int]] = {}
+    ones: set[str] = set()
+    for key in list(_EXACT) + list(_FOLDED):
+        folded = key.casefold()
+        if len(key) == 1:
+            ones.add(folded if len(folded) == 1 else key)
+        elif len(key) <= _WINDOW:
+            pairs.setdefault(folded[:2] if edge == 0 else folded[-2:], set()).add(len(key))
+    two = {}
+    for pair, lengths in pairs.items():
+        single = pair[0] if edge == 0 else pair[-1]
+        two[pair] = tuple(sorted(lengths, reverse=True)) + ((1,) if single in ones else ())
+    return two, {ch: (1,) for ch in ones}
+
+
+_FIRST2, _FIRST1 = _edge_index(0)
+_LAST2, _LAST1 = _edge_index(-1)
+_FIRST = set(_FIRST1) | {p[0] for p in _FIRST2}
+_LAST = set(_LAST1) | {p[-1] for p in _LAST2}
+
+
+@lru_cache(maxsize=4096)
+def _may_start(ch: str) -> bool:
+    """Can a currency surface start with ``ch``? (Expanding case folds are let through.)"""
+    f = ch.casefold()
+    return len(f) != 1 or f in _FIRST
+
+
+@lru_cache(maxsize=4096)
+def _may_end(ch: str) -> bool:
+    """Can a currency surface end with ``ch``?"""
+    f = ch.casefold()
+    return len(f) != 1 or f in _LAST
+
 # Surfaces a strict scan (offers) accepts: codes of the currencies markets quote, their
 # symbols and names; not single letters or rare local abbreviations that collide with
 # units and drug names ("1P-LSD", "2C-B", "5 K").
@@ -78,6 +120,7 @@ MARKET_CODES: frozenset[str] = frozenset(
 
 _NUMBER = re.compile(
     r"""
+    (?=[\d.,])                        # cheap first-character gate
     (?<![\d.,])                       # start of a number, not its middle
     (?:
         \d{1,3}(?:[,.'\u00a0\u202f\u2009 ]\d{3}){1,8}+(?:[.,]\d{1,24})?(?![\d])  # grouped: 1,234.56 / 1 690,54
@@ -88,6 +131,7 @@ _NUMBER = re.compile(
     """,
     re.VERBOSE,
 )
+
 
 
 _PERCENT = re.compile(r"\s?%")
@@ -140,12 +184,25 @@ def _after(text: str, pos: int) -> tuple[int, int, str, Decimal, int] | None:
     while gap < _GAP and pos + gap < n and text[pos + gap] in _GAP_CHARS:
         gap += 1
     start = pos + gap
+    if start >= n or not _may_start(text[start]):
+        return None
     window = text[start:start + _WINDOW]
-    for length in range(len(window), 0, -1):
+    folded = window.casefold()
+    size = len(window)
+    # casefold maps each character to one or more: equal lengths mean one each, so
+    # folded[:k] is window[:k].casefold() and the index names every length that can hit;
+    # otherwise (ß, ligatures) every length is tried, as a plain scan would.
+    same = len(folded) == size
+    lengths = (_FIRST2.get(folded[:2]) or _FIRST1.get(folded[:1], ())) if same else range(size, 0, -1)
+    for length in lengths:
+        if length > size:
+            continue
         s = window[:length]
         if s[-1].isspace():
             continue
-        hit = _lookup(s)
+        hit = _EXACT.get(s)
+        if hit is None and s not in _c.CASE_SENSITIVE:
+            hit = _FOLDED.get(folded[:length] if same else s.casefold())
         if hit is None:
             continue
         end = start + length
@@ -161,12 +218,22 @@ def _before(text: str, pos: int) -> tuple[int, int, str, Decimal, int] | None:
     while gap < _GAP and pos - gap > 0 and text[pos - gap - 1] in _GAP_CHARS:
         gap += 1
     end = pos - gap
+    if end <= 0 or not _may_end(text[end - 1]):
+        return None
     window = text[max(0, end - _WINDOW):end]
-    for length in range(len(window), 0, -1):
-        s = window[len(window) - length:]
+    folded = window.casefold()
+    size = len(window)
+    same = len(folded) == size  # see _after
+    lengths = (_LAST2.get(folded[-2:]) or _LAST1.get(folded[-1:], ())) if same else range(size, 0, -1)
+    for length in lengths:
+        if length > size:
+            continue
+        s = window[size - length:]
         if s[0].isspace():
             continue
-        hit = _lookup(s)
+        hit = _EXACT.get(s)
+        if hit is None and s not in _c.CASE_SENSITIVE:
+            hit = _FOLDED.get(folded[size - length:] if same else s.casefold())
         if hit is None:
             continue
         start = end - length
@@ -180,6 +247,8 @@ def parse_amount(raw: str, decimal_separator: str | None = None, *, crypto: bool
     """``"1.234,56"`` -> ``Decimal("1234.56")``; None when it is not a number."""
     if not raw or not isinstance(raw, str) or len(raw) > 80:
         return None
+    if raw.isascii() and raw.isdigit():
+        return Decimal(raw)  # the common case, "40": nothing to decide
     s = raw.strip()
     mult = Decimal(1)
     if s[-1:] in ("k", "K", "к", "К"):
@@ -229,6 +298,16 @@ def find_prices(
     ``strict`` keeps only currencies markets quote in (``MARKET_CODES``) and drops the
     rest to ``currency=None``: offers use it so ``1P-LSD`` is not one Botswana pula.
     """
+    return _scan(text, strict, decimal_separator, limit, priced_only=False)
+
+
+def find_priced(text: str, *, strict: bool = False, limit: int = 50_000) -> list[PriceSpan]:
+    """``find_prices`` less the numbers without a currency, without the work of parsing
+    them: what offers and page rates read (one scan serves both)."""
+    return _scan(text, strict, None, limit, priced_only=True)
+
+
+def _scan(text: str, strict: bool, decimal_separator: str | None, limit: int, *, priced_only: bool) -> list[PriceSpan]:
     if not text or not isinstance(text, str):
         return []
     numbers = []
@@ -240,6 +319,8 @@ def find_prices(
     out: list[PriceSpan] = []
     for m in numbers:
         a_start, a_end = m.span()
+        if _PERCENT.match(text, a_end):
+            continue  # "40% OFF" is not a price
         after = _after(text, a_end)
         before = _before(text, a_start)
         if strict:
@@ -264,9 +345,9 @@ def find_prices(
         else:
             chosen = after or before
         raw = m.group(0)
-        if _PERCENT.match(text, a_end):
-            continue  # "40% OFF" is not a price
         if chosen is None:
+            if priced_only:
+                continue
             amount = parse_amount(raw, decimal_separator)
             if amount is not None:
                 out.append(PriceSpan(amount, None, a_start, a_end, a_start, a_end, ""))

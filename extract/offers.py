@@ -24,6 +24,7 @@ only the first one; a displayed listing price (``fields["price"]``) attaches to 
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from spacy.tokens import Doc
 
 from narcwatch.crawler.models import Money
 from narcwatch.extract.models import Extraction, Offer
-from narcwatch.extract.money import PriceSpan, find_prices, parse_price
+from narcwatch.extract.money import PriceSpan, find_priced, parse_price
 from narcwatch.extract.quantity import Quantity, find_purity, find_quantities, to_grams
 from narcwatch.extract.rates import ChainRateProvider, PageRateProvider, RateProvider, convert
 
@@ -62,13 +63,28 @@ class _Price:
     end: int
 
 
-def _prices(text: str, quantities: list[Quantity]) -> list[_Price]:
-    qspans = [(q.start, q.end) for q in quantities]
+def _prices(text: str, found: list[PriceSpan], quantities: list[Quantity]) -> list[_Price]:
+    """Priced numbers that are not part of a quantity (``1 pound``, the ``5`` of ``5g``) nor
+    of an earlier price's unit (``40$/g``).
+
+    A number overlaps a span [s, e) iff the largest ``e`` among spans with ``s`` before the
+    number's end lies after its start. Numbers come in text order with growing ends, so
+    one forward pass with a running maximum answers each in O(log n) (checking every span
+    for every price made a 100 kB page quadratic)."""
+    blocks = sorted((q.start, q.end) for q in quantities)
+    per_units: list[tuple[int, int]] = []  # a heap: unit spans added while scanning
+    bi = 0
+    reach = -1  # the largest end of the spans that start before the current number ends
     out: list[_Price] = []
-    for p in find_prices(text, strict=True):
+    for p in found:
         if p.currency is None or p.amount is None or p.amount <= 0:
             continue
-        if any(s < p.amount_end and p.amount_start < e for s, e in qspans):
+        while bi < len(blocks) and blocks[bi][0] < p.amount_end:
+            reach = max(reach, blocks[bi][1])
+            bi += 1
+        while per_units and per_units[0][0] < p.amount_end:
+            reach = max(reach, heapq.heappop(per_units)[1])
+        if reach > p.amount_start:
             continue  # "1 pound" is a quantity, "5g" digits are not a price
         per = None
         end = p.end
@@ -76,7 +92,7 @@ def _prices(text: str, quantities: list[Quantity]) -> list[_Price]:
         if m:
             per = _PER_UNIT_MAP.get(m.group("u").casefold(), "unit") if m.group("u") else "unit"
             end = m.end()
-            qspans.append((p.end, end))
+            heapq.heappush(per_units, (p.end, end))
         out.append(_Price(p, per, end))
     return _merge_equivalents(text, out)
 
@@ -133,7 +149,18 @@ def _offer(
     if not spans:
         return None
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
-    offer = Offer(
+    usd = usd_per_unit = rate = None
+    if price is not None and currency:
+        conv = convert(price, currency, rates, on)
+        if conv is not None:
+            usd_raw, rate = conv
+            usd = usd_raw.quantize(_Q4)
+            if quantity:
+                per = to_grams(quantity, unit) if unit in ("ug", "mg", "g", "kg", "oz", "lb") else quantity
+                if per:
+                    usd_per_unit = (usd_raw / per).quantize(_Q4)
+    # one validated construction (assigning the conversion afterwards cost four more calls)
+    return Offer(
         text=text[start:end],
         start=start,
         end=end,
@@ -143,18 +170,12 @@ def _offer(
         price=price,
         currency=currency,
         confidence=1.0 if (q and p) else 0.6,
+        usd=usd,
+        usd_per_unit=usd_per_unit,
+        rate=rate.usd if rate else None,
+        rate_source=rate.source if rate else None,
+        rate_date=rate.on if rate else None,
     )
-    if price is not None and currency:
-        conv = convert(price, currency, rates, on)
-        if conv is not None:
-            usd, rate = conv
-            offer.usd = usd.quantize(_Q4)
-            offer.rate, offer.rate_source, offer.rate_date = rate.usd, rate.source, rate.on
-            if quantity:
-                per = to_grams(quantity, unit) if unit in ("ug", "mg", "g", "kg", "oz", "lb") else quantity
-                if per:
-                    offer.usd_per_unit = (usd / per).quantize(_Q4)
-    return offer
 
 
 def _pair(quantities: list[Quantity], prices: list[_Price]) -> list[tuple[Quantity | None, _Price | None]]:
@@ -198,10 +219,11 @@ def find_offers(
     if not text or not isinstance(text, str):
         text = "" if not isinstance(text, str) else text
     quantities = find_quantities(text)
-    prices = _prices(text, quantities)
+    found = find_priced(text, strict=True)  # one scan: offers and the page's own rates
+    prices = _prices(text, found, quantities)
     purities = find_purity(text)
     purity = purities[0].value if purities else None
-    page = PageRateProvider.from_text(text, on) if prices else None
+    page = PageRateProvider.from_prices(text, found, on) if prices else None
     provider: RateProvider | None = ChainRateProvider([page, rates]) if page else rates
     displayed = parse_price(price) if isinstance(price, str) else price
     if displayed is not None and not isinstance(displayed, Money):

@@ -74,7 +74,8 @@ def build_pipeline(lang: str = "xx") -> Language:
 
 def _prepare(nlp: Language, text: str, context: dict | None) -> Doc:
     doc = nlp.make_doc(text)
-    doc._.nw_context = context or {}
+    # The raw string rides along: ``doc.text`` is rebuilt from tokens on every access.
+    doc._.nw_context = {**(context or {}), "text": text}
     return doc
 
 

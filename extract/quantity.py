@@ -12,6 +12,7 @@ Total functions; every regex is a bounded pass (no nested unbounded quantifiers)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -155,6 +156,37 @@ _NOT_PURITY_AFTER = re.compile(
 _NOT_PURITY_BEFORE = re.compile(r"(?:save|off|discount|скидка|rabatt|up to|thc|cbd|feedback)\W{0,3}$", re.IGNORECASE)
 
 
+# Every purity match holds an anchor: the "%" that ends a bare percentage (the match
+# starts at most 24 characters before it and ends at most one after) or the keyword the
+# match starts with (the match and its look-aheads end at most 36 characters after it).
+# Anchors are found by patterns CPython scans in C (a literal; a character set, then the
+# three letters every keyword starts with under IGNORECASE, whose other case forms -
+# i: İ ı, с: ᲃ - are listed), and ``_PURITY`` runs only in windows around them, merged
+# where they touch; the text before a window stays visible to its look-behinds.
+_PCT_BEFORE, _PCT_AFTER = 30, 8
+_KW_AFTER = 48
+_PCT_ANCHOR = re.compile(r"%")
+_KW_ANCHOR = re.compile(r"[pPrRqQчЧ](?:(?<=[pP])[uU][rR]|(?<=[rR])[eE][iIİı]|(?<=[чЧ])[иИ][сСᲃ]|(?<=[qQ])[uU][aA])")
+
+
+def _purity_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_PURITY.finditer(text)``, run only in the merged windows around anchors."""
+    n = len(text)
+    windows = [(max(0, m.start() - _PCT_BEFORE), min(n, m.end() + _PCT_AFTER)) for m in _PCT_ANCHOR.finditer(text)]
+    windows += [(m.start(), min(n, m.start() + _KW_AFTER)) for m in _KW_ANCHOR.finditer(text)]
+    if not windows:
+        return
+    windows.sort()
+    start, end = windows[0]
+    for s, e in windows[1:]:
+        if s <= end:
+            end = max(end, e)
+            continue
+        yield from _PURITY.finditer(text, start, end)
+        start, end = s, e
+    yield from _PURITY.finditer(text, start, end)
+
+
 @dataclass(frozen=True, slots=True)
 class Quantity:
     amount: Decimal  # as stated, in ``unit`` (a count for ``unit``)
@@ -284,7 +316,7 @@ def find_purity(text: str) -> list[Purity]:
     if not text or not isinstance(text, str):
         return []
     found: list[Purity] = []
-    for m in _PURITY.finditer(text):
+    for m in _purity_matches(text):
         start, end = m.span()
         if m.group("kw"):
             value = _dec(m.group("kwpct"))

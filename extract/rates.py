@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from narcwatch.crawler.models import Money
-from narcwatch.extract.money import find_prices
+from narcwatch.extract.money import PriceSpan, find_priced
 
 __all__ = [
     "ChainRateProvider",
@@ -92,7 +92,13 @@ class PageRateProvider:
     @classmethod
     def from_text(cls, text: str, on: date | None = None) -> PageRateProvider:
         """Find displayed equivalents: ``0.0123 BTC ($85.10)``, ``1 BTC = 6900 USD``, ``$85 / 0.0123 BTC``."""
-        prices = [p for p in find_prices(text or "", strict=True) if p.currency and p.amount]
+        return cls.from_prices(text or "", find_priced(text or "", strict=True), on)
+
+    @classmethod
+    def from_prices(cls, text: str, found: Sequence[PriceSpan], on: date | None = None) -> PageRateProvider:
+        """``from_text`` on prices already found in ``text`` (``find_priced(text, strict=True)``):
+        offers scan a page once and hand the same prices here."""
+        prices = [p for p in found if p.currency and p.amount]
         pairs: list[tuple[Money, Money]] = []
         for a, b in zip(prices, prices[1:]):
             between = text[a.end:b.start]

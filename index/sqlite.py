@@ -735,6 +735,29 @@ class SqliteStore:
         return Trends(query=pq.source, listings_per_week=weeks, price_per_gram=price_quartiles(series),
                       facets=self.facets(pq, facets))
 
+    def mark_seen(self, seen: Sequence[tuple[str, str, datetime]]) -> int:
+        """Record listings an incremental recrawl saw unchanged and did not refetch:
+        ``(listing key, crawl id, seen at)``. They count as present for removal; no
+        snapshot is written because nothing changed. Idempotent on replay."""
+        # the document's last_seen is the docs column (laid over its snapshot on read)
+        rows = [(crawl_id, iso(at), key, iso(at)) for key, crawl_id, at in seen]
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany("""UPDATE docs SET last_crawl=?, missed=0, last_seen=max(last_seen, ?)
+                                  WHERE key=? AND removed=0 AND last_seen <= ?""", rows)
+                changed = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._gen += 1
+                self._changed_at = time.monotonic()
+        return changed
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

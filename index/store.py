@@ -28,6 +28,9 @@ class Store(Protocol):
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         """Record a finished crawl; listings missing from N complete crawls become REMOVED."""
 
+    def mark_seen(self, seen: Sequence[tuple[str, str, datetime]]) -> int:
+        """``(listing key, crawl id, seen at)`` for listings a recrawl saw unchanged: present, no snapshot."""
+
     def events(self, since: datetime | None = None, types: Sequence[str] = (), limit: int = 1000) -> list[ChangeEvent]:
         ...
 

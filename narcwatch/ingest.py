@@ -10,6 +10,7 @@ cursor, so a crash between the store write and the alert step loses nothing.
 from __future__ import annotations
 
 import logging
+import time
 import threading
 
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from narcwatch.crawler.models import CrawlItem, Listing, Post, VendorProfile
 from narcwatch.crawler.spool import Spool, SpoolEntry
+from narcwatch.crawler.spoolitems import CrawlEnd, ListingSeen
 from narcwatch.extract.models import Extraction
 from narcwatch.extract.pipeline import extract
 from narcwatch.index.models import ChangeEvent
@@ -35,6 +37,7 @@ ITEM_KINDS = {"listing", "post", "vendor"}
 @dataclass
 class IngestStats:
     items: int = 0
+    seen: int = 0
     crawls_ended: int = 0
     events: int = 0
     rejected: int = 0
@@ -76,12 +79,14 @@ class Ingestor:
         self.stats.rejected_reasons[reason] = self.stats.rejected_reasons.get(reason, 0) + 1
         log.warning("ingest rejected spool item %s (%s)", entry.key, reason)
 
-    def _flush(self, batch: list[IngestItem]) -> list[ChangeEvent]:
-        if not batch:
-            return []
-        events = self.store.ingest(batch)
+    def _flush(self, batch: list[IngestItem], seen: list[tuple[str, str, datetime]]) -> list[ChangeEvent]:
+        events = self.store.ingest(batch) if batch else []
+        if seen:
+            self.store.mark_seen(seen)
+            self.stats.seen += len(seen)
         self.stats.items += len(batch)
         batch.clear()
+        seen.clear()
         return events
 
     def run_once(self) -> int:
@@ -91,6 +96,7 @@ class Ingestor:
             return 0
         events: list[ChangeEvent] = []
         batch: list[IngestItem] = []
+        seen: list[tuple[str, str, datetime]] = []
         for entry in entries:
             if entry.kind in ITEM_KINDS:
                 try:
@@ -99,15 +105,26 @@ class Ingestor:
                     self._reject(entry, f"invalid {entry.kind}: {exc.errors()[0]['type']}")
                     continue
                 batch.append((item, _extract(item)))
+            elif entry.kind == "listing_seen":
+                try:
+                    seen_item = ListingSeen.model_validate(entry.payload)
+                except ValidationError as exc:
+                    self._reject(entry, f"invalid listing_seen: {exc.errors()[0]['type']}")
+                    continue
+                seen.append((seen_item.listing_key, seen_item.crawl_id, seen_item.seen_at))
             elif entry.kind == "crawl_end":
-                events += self._flush(batch)  # a crawl's items are in before its end is judged
-                p = entry.payload
-                events += self.store.end_crawl(p["source"], p["crawl_id"], bool(p.get("complete")),
-                                               datetime.fromisoformat(p["at"]))
+                try:
+                    end = CrawlEnd.model_validate(entry.payload)
+                except ValidationError as exc:
+                    self._reject(entry, f"invalid crawl_end: {exc.errors()[0]['type']}")
+                    continue
+                # A crawl's items and sightings are in before its end is judged.
+                events += self._flush(batch, seen)
+                events += self.store.end_crawl(end.source, end.crawl_id, end.complete, end.finished_at)
                 self.stats.crawls_ended += 1
             else:
-                self.stats.skipped += 1  # e.g. candidate_source: for the analyst queue, not the index
-        events += self._flush(batch)
+                self.stats.skipped += 1  # candidate_source: for the analyst's queue, not the index
+        events += self._flush(batch, seen)
         self.spool.ack(self.consumer, entries[-1].seq)
         self.stats.events += len(events)
         if events and self.on_events:
@@ -130,3 +147,45 @@ def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) 
     return store.ingest([(item, _extract(item)) for item in items])
 
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m narcwatch.ingest [--config FILE] [--data-dir DIR] [--idle SECONDS]``:
+    run the ingest worker (and alert evaluation) until the spool has been idle that long."""
+    import argparse
+
+    from narcwatch.crawler.config import load_config
+    from narcwatch.crawler.paths import DataDir
+    from narcwatch.index import open_store
+    from narcwatch.index.alerts.documents import StoreDocuments
+    from narcwatch.index.alerts.service import AlertService
+
+    ap = argparse.ArgumentParser(prog="python -m narcwatch.ingest")
+    ap.add_argument("--config")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--idle", type=float, default=2.0, help="exit after the spool was empty this long")
+    args = ap.parse_args(argv)
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    config = load_config(args.config, **overrides)
+    data = DataDir.at(config.data_dir)
+    store = open_store(config.store, data)
+    alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
+    try:
+        with Spool(data.spool) as spool:
+            ingestor = Ingestor(spool, store, on_events=alerts.on_events)
+            idle_since = time.monotonic()
+            while time.monotonic() - idle_since < args.idle:
+                if ingestor.run_once():
+                    idle_since = time.monotonic()
+                else:
+                    time.sleep(0.1)
+    finally:
+        alerts.stop()
+        store.close()
+    print(f"ingested {ingestor.stats.items} items, {ingestor.stats.events} events, "
+          f"{ingestor.stats.rejected} rejected", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

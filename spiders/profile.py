@@ -34,6 +34,9 @@ class FieldSpec(_P):
     re: str | None = None
     many: bool = False
     required: bool = False
+    # Text as laid out: nodes joined as they are and line breaks kept. For PGP blocks and
+    # signed posts, whose meaning (armor, signature) depends on the exact lines.
+    pre: bool = False
 
 
 class ItemSpec(_P):
@@ -41,6 +44,8 @@ class ItemSpec(_P):
 
     type: Literal["listing", "post", "vendor"]
     link: str  # CSS selector for links to item pages (or "self": the index page lists items inline)
+    block: str | None = None  # with link "self": CSS selector of each inline item (post, message); fields are relative
+    entry: str | None = None  # CSS selector of a link's index entry (row); its text decides "changed" on recrawl
     url_pattern: str | None = None  # regex an item URL must match
     site_id: str | None = None  # regex with one group on the URL giving the site-native id
     fields: dict[str, FieldSpec | str] = Field(default_factory=dict)
@@ -78,6 +83,55 @@ class Profile(_P):
     allowed_hosts: list[str] = Field(default_factory=list)
 
 
+_MODEL_FIELDS = {
+    "listing": {"title", "vendor", "category", "price", "ships_from", "ships_to", "escrow", "description",
+                "available", "site_id", "language"},
+    "post": {"author", "thread", "title", "text", "posted_at", "links", "site_id", "language"},
+    "vendor": {"handle", "pgp_key", "joined", "sales", "feedback", "description", "site_id"},
+}
+_REQUIRED = {"listing": {"title"}, "post": {"text"}, "vendor": {"handle"}}
+
+
+def _semantic_problems(profile: Profile, doc: object, file: str) -> list[Problem]:
+    """Field names the item model does not have, regexes that do not compile, missing required fields."""
+    import re
+
+    out: list[Problem] = []
+    line_of = getattr(doc, "line_of")
+    for i, spec in enumerate(profile.items):
+        valid = _MODEL_FIELDS[spec.type]
+        for name, fs in spec.fields.items():
+            where = ("items", i, "fields", name)
+            if name not in valid:
+                out.append(Problem(file, line_of(where), ".".join(map(str, where)),
+                                   f"unknown field for a {spec.type}", name, tuple(sorted(valid))))
+            if isinstance(fs, FieldSpec):
+                if not (fs.css or fs.xpath):
+                    out.append(Problem(file, line_of(where), ".".join(map(str, where)), "needs css or xpath"))
+                if fs.re:
+                    try:
+                        re.compile(fs.re)
+                    except re.error as exc:
+                        out.append(Problem(file, line_of(where + ("re",)), ".".join(map(str, where)) + ".re",
+                                           f"bad regex: {exc}", fs.re))
+        missing = _REQUIRED[spec.type] - set(spec.fields)
+        if missing:
+            out.append(Problem(file, line_of(("items", i, "fields")), f"items.{i}.fields",
+                               f"a {spec.type} needs field(s) {', '.join(sorted(missing))}"))
+        if spec.link == "self" and not spec.block and spec.type == "post":
+            out.append(Problem(file, line_of(("items", i)), f"items.{i}.block",
+                               "inline posts (link: self) need a block selector"))
+        for key in ("url_pattern", "site_id"):
+            pattern = getattr(spec, key)
+            if pattern:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    out.append(Problem(file, line_of(("items", i, key)), f"items.{i}.{key}", f"bad regex: {exc}",
+                                       pattern))
+    return out
+
+
 class ProfileRegistry:
     def __init__(self, extra_dirs: Iterable[Path] = ()):
         self._profiles: dict[str, Profile] = {}
@@ -100,6 +154,10 @@ class ProfileRegistry:
             profile = Profile(**doc.data)
         except ValidationError as exc:
             self.problems += problems_from_validation(doc, exc.errors())
+            return
+        semantic = _semantic_problems(profile, doc, str(path))
+        if semantic:
+            self.problems += semantic
             return
         if profile.name in self._profiles:
             self.problems.append(Problem(str(path), doc.line_of(("name",)), "name",

@@ -1,16 +1,86 @@
-"""``extract`` and ``reextract``: the extraction pipeline on text and on the archive."""
+"""``extract`` and ``reextract``: the extraction pipeline on text and on the archive.
+
+``narcwatch extract`` reads stdin line by line: a line that is a JSON object with a
+``text`` field (and optionally ``id``) is taken as such, any other line is the text
+itself (its id is its 1-based line number). It writes exactly one JSON object per input
+line, in order, flushing after each batch so it can sit in a pipe. The output is the
+public interface documented in ``extract/README.md``.
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any, TextIO
 
 import typer
 
 from narcwatch.cli._common import not_available
 
+__all__ = ["parse_line", "register", "run_extract"]
+
+
+def parse_line(line: str, lineno: int) -> tuple[str, str, str | None]:
+    """``(id, text, error)`` for one input line. Total: never raises."""
+    line = line.rstrip("\r\n")
+    if line.lstrip().startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            return str(lineno), "", f"invalid JSON: {exc}"
+        if not isinstance(obj, dict):
+            return str(lineno), "", "JSON line is not an object"
+        text = obj.get("text")
+        if not isinstance(text, str):
+            return _id(obj.get("id"), lineno), "", 'JSON object has no string "text"'
+        return _id(obj.get("id"), lineno), text, None
+    return str(lineno), line, None
+
+
+def _id(value: Any, lineno: int) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return str(lineno)
+    return str(value)
+
+
+def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[str, str, str | None]]]:
+    batch: list[tuple[str, str, str | None]] = []
+    for lineno, line in enumerate(stream, start=1):
+        batch.append(parse_line(line, lineno))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_extract(stdin: TextIO, stdout: TextIO, batch_size: int = 64) -> int:
+    """Extract every line of ``stdin`` to ``stdout``; returns the number of lines."""
+    from narcwatch.extract.pipeline import extract_many
+
+    count = 0
+    for batch in _batches(stdin, max(1, batch_size)):
+        results = extract_many([(item_id, text) for item_id, text, _ in batch], batch_size=len(batch))
+        for (item_id, _, error), facts in zip(batch, results, strict=True):
+            out = facts.model_dump(mode="json", by_alias=True)
+            out["id"] = item_id
+            if error:
+                out["error"] = error
+            stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            count += 1
+        stdout.flush()
+    return count
+
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="Extract substances, offers, wallets and identifiers from text or JSONL on stdin.")
-    def extract(ctx: typer.Context) -> None:
-        not_available("extraction (issue: Extraction)")
+    @app.command(help="Extract substances, offers, wallets and identifiers from text or JSONL on stdin "
+                      "(one JSON object out per line in; fields documented in extract/README.md).")
+    def extract(
+        ctx: typer.Context,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Lines per batch (output is flushed per batch).")] = 64,
+    ) -> None:
+        run_extract(sys.stdin, sys.stdout, batch_size)
 
     @app.command(help="Replay the evidence archive through the current pipeline and update the index.")
     def reextract(ctx: typer.Context) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import not_available
+from narcwatch.cli._common import console, fail, not_available, state
 
 
 def register(app: typer.Typer) -> None:
@@ -21,5 +22,56 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Optional[str], typer.Argument(help="Source id from the config.")] = None,
         now: Annotated[bool, typer.Option("--now", help="Run immediately instead of on schedule.")] = False,
         import_telegram: Annotated[Optional[Path], typer.Option("--import-telegram", help="Telegram Desktop result.json to import.")] = None,
+        crawl_id: Annotated[Optional[str], typer.Option("--crawl-id", help="Resume this crawl (after a kill).")] = None,
+        proxy: Annotated[Optional[str], typer.Option("--proxy", help="socks5h:// proxy overriding the config's Tor.")] = None,
     ) -> None:
-        not_available("crawler (issue: Crawler)")
+        st = state(ctx)
+        if import_telegram is not None:
+            from narcwatch.spiders.telegram_export import import_export
+
+            if not import_telegram.is_file():
+                fail(f"no such file: {import_telegram}")
+            counts = import_export(import_telegram, st.data, source_id=source or "telegram-import")
+            console.print(json.dumps(counts))
+            return
+        if source is None:
+            fail("name a source (see `narcwatch sources list`) or pass --import-telegram FILE")
+        if not now:
+            fail("scheduled crawling is `narcwatch run`; use --now to crawl immediately")
+        try:
+            src = st.config.source(source)
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        result = _crawl_with_prompt(src, st, crawl_id, proxy)
+        console.print(json.dumps({k: v for k, v in result.to_json().items() if k != "stats"}, indent=2))
+        if not result.complete:
+            raise typer.Exit(1)
+
+
+def _crawl_with_prompt(src, st, crawl_id, proxy):  # type: ignore[no-untyped-def]
+    """Run the crawl child; whenever it asks for a CAPTCHA, show the image path and ask the user.
+
+    The crawl pauses that source until the answer file exists; nothing is ever guessed."""
+    import tempfile
+    import time
+
+    from narcwatch.crawler import captcha
+    from narcwatch.crawler.runner import new_crawl_id, read_result, spawn_crawl
+
+    crawl_id = crawl_id or new_crawl_id(src.id)
+    with tempfile.TemporaryDirectory(prefix="narcwatch-crawl-") as tmp:
+        proc = spawn_crawl(src, st.config, st.data, Path(tmp), crawl_id=crawl_id, proxy_url=proxy)
+        asked: set[str] = set()
+        while proc.poll() is None:
+            for req in captcha.open_requests(st.data.root):
+                if req.source != src.id or req.id in asked:
+                    continue
+                asked.add(req.id)
+                console.print(f"[yellow]CAPTCHA[/yellow] on {req.url}", highlight=False)
+                console.print(f"  image: {req.image or '(not saved)'}  (source {req.image_url or '-'})", highlight=False)
+                text = typer.prompt("  what does the image say? (empty: leave it for the dashboard)", default="",
+                                    show_default=False)
+                if text.strip():
+                    captcha.answer(st.data.root, req.source, req.id, text)
+            time.sleep(0.5)
+        return read_result(Path(tmp), src, crawl_id, st.data, proc.returncode)

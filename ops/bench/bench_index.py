@@ -7,6 +7,7 @@ Only ``store.ingest`` / ``store.search`` calls are timed, not item generation.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import statistics
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from narcwatch.crawler.models import Listing, Money
 from narcwatch.extract.models import Extraction, Offer, SubstanceMention
+from narcwatch.index.documents import dumps
 from ops.bench.harness import Result
 
 SUBSTANCES = [("etonitazene", "nitazene"), ("protonitazene", "nitazene"), ("metonitazene", "nitazene"),
@@ -151,4 +153,63 @@ def sqlite_index(n: int | None = None) -> list[Result]:
     return out
 
 
-BENCHMARKS = {"index": sqlite_index}
+def osmem_index(n: int | None = None) -> list[Result]:
+    """Ingest into osmem through the store's bulk path, next to raw ``helpers.bulk`` in the same run.
+
+    The store path does the whole ingest (mget of the known state, change detection,
+    current document + snapshot + vendor + identifiers + events per listing, per-item
+    error reading). The raw rate indexes the same current documents (precomputed, not
+    timed) with ``opensearchpy.helpers.bulk``: the ceiling the server allows. osmem is an
+    in-memory test server, so these figures compare code paths, not a real cluster.
+    ``NW_BENCH_OSMEM_LISTINGS`` sets the size (default 20,000).
+    """
+    from opensearchpy import OpenSearch, helpers
+    from osmem_server import OsmemServer
+
+    from narcwatch.index.changes import Known, plan
+    from narcwatch.index.search_engine import SearchEngineStore, item_source
+
+    n = n or int(os.environ.get("NW_BENCH_OSMEM_LISTINGS", "20000"))
+    out: list[Result] = []
+    server = OsmemServer.start(addr="127.0.0.1:0", japanese=False)
+    try:
+        store = SearchEngineStore.connect("opensearch", server.url, prefix="bench")
+        spent, written = 0.0, 0
+        for b in batches(n):
+            before = store.bulk_stats.ok + store.bulk_stats.existed
+            t = time.perf_counter()
+            store.ingest(b)
+            spent += time.perf_counter() - t
+            written += store.bulk_stats.ok + store.bulk_stats.existed - before
+        store.refresh()
+        assert store.counts()["listings"] == n, store.counts()
+        out.append(Result("index.osmem.ingest", n / spent, "listings/s",
+                          f"{n:,} listings, batches of 1000, store.ingest (mget + plan + 2 bulk requests)",
+                          {"docs_per_s": round(written / spent), "docs_per_listing": round(written / n, 2),
+                           "retried": store.bulk_stats.retried}))
+        client = OpenSearch(hosts=[server.url], timeout=60)
+        client.indices.create(index="raw", body={"settings": store.templates["listings"]["settings"],
+                                                 "mappings": store.templates["listings"]["mappings"]})
+        spent_raw = 0.0
+        for b in batches(n):
+            docs = [{"_index": "raw", "_id": d["key"], "_source": item_source(d)}
+                    for d in plan(b, Known()).docs.values()]
+            docs = [dict(a, _source=json.loads(dumps(a["_source"]))) for a in docs]  # jsonable, untimed
+            t = time.perf_counter()
+            ok, errors = helpers.bulk(client, docs, chunk_size=1000, raise_on_error=False)
+            spent_raw += time.perf_counter() - t
+            assert not errors, errors[:1]
+        out.append(Result("index.osmem.raw_bulk", n / spent_raw, "docs/s",
+                          f"{n:,} current documents, opensearchpy.helpers.bulk chunk 1000, same run",
+                          {"store_ingest_share": round(spent_raw / spent, 3)}))
+        client.close()
+        store.close()
+    finally:
+        server.close()
+        for stream in (server.process.stdout, server.process.stdin):
+            if stream is not None and not stream.closed:
+                stream.close()
+    return out
+
+
+BENCHMARKS = {"index": sqlite_index, "index_osmem": osmem_index}

@@ -102,6 +102,9 @@ def osmem() -> Iterator[Any]:
     server = OsmemServer.start(addr="127.0.0.1:0", japanese=False)
     yield server
     server.close()
+    for stream in (server.process.stdout, server.process.stdin):  # the launcher leaves its pipes open
+        if stream is not None and not stream.closed:
+            stream.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("osmem", marks=pytest.mark.server),
@@ -115,13 +118,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
         clone = request.getfixturevalue("osmem").clone()
         request.addfinalizer(clone.close)
-        s = SearchEngineStore.connect("opensearch", clone.url, prefix=f"nw{uuid.uuid4().hex[:8]}")
+        s = SearchEngineStore.connect("opensearch", clone.url, prefix=f"nw{uuid.uuid4().hex[:8]}", refresh=True)
     else:
         url = os.environ.get("NARCWATCH_ES_URL")
         if not url:
             pytest.skip("NARCWATCH_ES_URL not set: no real Elasticsearch to test against")
         SearchEngineStore = _search_engine()
-        s = SearchEngineStore.connect("elasticsearch", url, prefix=f"nwtest{uuid.uuid4().hex[:8]}")
+        s = SearchEngineStore.connect("elasticsearch", url, prefix=f"nwtest{uuid.uuid4().hex[:8]}", refresh=True)
         request.addfinalizer(s.drop_all)
     yield s
     s.close()

@@ -68,6 +68,21 @@ def test_price_text_removed_reappeared(store: Any) -> None:
     assert {e["type"] for e in hist.events} >= {"NEW", "PRICE_CHANGED", "REMOVED", "REAPPEARED"}
 
 
+def test_seen_unchanged_listing_is_never_removed(store: Any) -> None:
+    """An incremental recrawl does not refetch unchanged listings; a sighting keeps them present."""
+    store.ingest([(listing("alpha", "1", "Etonitazene 5g", price="200"), extraction("etonitazene", "nitazene")),
+                  (listing("alpha", "2", "Isotonitazene 1g", price="90"), extraction("isotonitazene", "nitazene"))])
+    for n in (2, 3, 4):
+        assert store.mark_seen([("alpha:1", f"c{n}", week(n - 1))]) == 1
+        assert store.mark_seen([("alpha:1", f"c{n}", week(n - 1))]) in (0, 1)  # replay: harmless
+        gone = store.end_crawl("alpha", f"c{n}", True, week(n - 1))
+        assert [e.listing_key for e in gone] == (["alpha:2"] if n == 3 else [])
+    assert store.mark_seen([("alpha:1", "c0", week(-5))]) == 0  # an older sighting never moves it back
+    assert store.mark_seen([("alpha:404", "c4", week(3))]) == 0  # unknown listings are ignored
+    assert store.counts()["snapshots"] == 2
+    assert [e.type.value for e in store.events(types=["REMOVED"])] == ["REMOVED"]
+
+
 def test_incomplete_crawl_never_removes(store: Any) -> None:
     store.ingest([(listing("alpha", "1", "x y"), None)])
     for i in range(2, 6):

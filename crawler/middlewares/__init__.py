@@ -1,0 +1,1 @@
+"""Downloader middlewares: routing and the leak guard, evidence capture, sessions, politeness."""

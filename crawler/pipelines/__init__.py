@@ -1,0 +1,1 @@
+"""Item pipelines: stamp captures on items, spool them idempotently."""

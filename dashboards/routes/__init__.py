@@ -1,0 +1,1 @@
+"""Route modules: login, analyst pages, admin pages, the JSON API."""

@@ -1,0 +1,65 @@
+"""Log in. The form is protected by a double-submit token (a cookie and a hidden field)
+because there is no session yet to bind a CSRF token to."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from narcwatch.dashboards.security import COOKIE, LOGIN_CSRF_COOKIE, client_info
+from narcwatch.dashboards.web import ctx, render
+
+__all__ = ["router", "safe_next"]
+
+router = APIRouter()
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path may follow a login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/search"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/search"
+
+
+def _login_page(request: Request, error: str | None, next_url: str, status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", code=status, error=error, login_csrf=token, next_url=next_url)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> Response:
+    return _login_page(request, None, safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=1024)],
+          login_csrf: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    c = ctx(request)
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), login_csrf.encode()):
+        return _login_page(request, "The form expired; please try again.", safe_next(next), status=403)
+    user = c.accounts.authenticate(username, password)
+    if user is None:
+        c.audit.record(username[:64], "login_failed", **client_info(request))
+        return _login_page(request, "Wrong user name or password.", safe_next(next), status=401)
+    value, _ = c.accounts.start_session(user)
+    c.audit.record(user.name, "login", role=user.role.value, **client_info(request))
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(COOKIE, value, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https", max_age=int(c.accounts.session_ttl.total_seconds()))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz() -> Response:
+    return Response("ok", media_type="text/plain")
