@@ -1,17 +1,67 @@
-"""``export`` and ``report``: STIX 2.1, MISP, CSV and weekly vendor profiles."""
+"""``export``: STIX 2.1, MISP or CSV of an actor or a query result, with provenance."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from narcwatch.cli._common import not_available
+from narcwatch.cli._common import console, fail, not_available, state
 
 
 def register(app: typer.Typer) -> None:
     @app.command(help="Export a query result or actor as STIX 2.1, MISP or CSV with provenance.")
-    def export(ctx: typer.Context, fmt: str = typer.Argument(..., metavar="stix|misp|csv")) -> None:
-        not_available("exports (issue: Vendor identity and exports)")
+    def export(ctx: typer.Context,
+               fmt: Annotated[str, typer.Argument(metavar="stix|misp|csv")],
+               query: Annotated[Optional[str], typer.Option("--query", "-q", help="Only accounts and identifiers of listings matching this query.")] = None,
+               actor: Annotated[Optional[str], typer.Option("--actor", help="Actor id, account (source/handle) or handle.")] = None,
+               out: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
+               limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 10_000) -> None:
+        from narcwatch.index import open_store
+        from narcwatch.index.exports import facts_for, to_csv, to_misp, to_stix
+        from narcwatch.index.identity import resolve_store
+        from narcwatch.index.query import QueryError
+
+        if fmt not in ("stix", "misp", "csv"):
+            fail(f"unknown format {fmt!r}; use stix, misp or csv")
+        st = state(ctx)
+        store = open_store(st.config.store, st.data)
+        try:
+            res = resolve_store(store, st.data.root)
+            keys: set[str] | None = None
+            actors: set[str] | None = None
+            if query:
+                try:
+                    result = store.search(query, limit=limit)
+                except (QueryError, ValueError) as exc:
+                    fail(str(exc))
+                keys = set(result.keys)
+                from narcwatch.index.identity import account_id
+                actors = {res.actor_of[a] for a in (account_id(h.doc["source"], h.doc["vendor"])
+                                                      for h in result.hits if h.doc.get("vendor")) if a in res.actor_of}
+            if actor:
+                found = res.actor(actor)
+                if found is None:
+                    fail(f"no actor or account {actor!r}")
+                actors = {found.id} if actors is None else actors & {found.id}
+        except ValueError as exc:
+            fail(str(exc))
+        finally:
+            store.close()
+        facts = facts_for(res, actors, keys)
+        if fmt == "csv":
+            text = to_csv(facts)
+        elif fmt == "stix":
+            text = to_stix(facts).serialize(pretty=True)
+        else:
+            text = to_misp(facts, info=f"narcwatch export {query or actor or 'all actors'}").to_json(indent=2)
+        if str(out) == "-":
+            typer.echo(text)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote {len(facts)} fact(s) as {fmt} to {out}", highlight=False)
 
     @app.command(help="Write reports such as weekly vendor profiles.")
     def report(ctx: typer.Context, what: str = typer.Argument("vendors")) -> None:
-        not_available("vendor profiles (issue: Vendor identity and exports)")
+        not_available("weekly vendor profiles (issue 10: identity landed, profiles not yet)")
