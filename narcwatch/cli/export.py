@@ -62,6 +62,29 @@ def register(app: typer.Typer) -> None:
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote {len(facts)} fact(s) as {fmt} to {out}", highlight=False)
 
+    watch = typer.Typer(help="Alert watch-lists from partner intelligence.", no_args_is_help=True)
+    app.add_typer(watch, name="watchlist")
+
+    @watch.command("import", help="Import a STIX bundle, MISP event or plain list into alert watch-list files.")
+    def watchlist_import(ctx: typer.Context,
+                         file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="STIX/MISP JSON or a text list.")],
+                         directory: Annotated[Optional[Path], typer.Option("--dir", help="Watch-list folder (default: <data dir>/watchlists).")] = None,
+                         prefix: Annotated[str, typer.Option("--prefix", help="File name prefix, e.g. the partner's name.")] = "partner") -> None:
+        from narcwatch.index.exports.partner import read_partner_file, write_watchlists
+
+        if not prefix.replace("-", "").replace("_", "").isalnum():
+            fail("--prefix may contain letters, digits, - and _ only")
+        target = directory or state(ctx).data.root / "watchlists"
+        try:
+            items = read_partner_file(file)
+        except (ValueError, OSError) as exc:
+            fail(str(exc))
+        if not items:
+            fail(f"{file}: no wallet, PGP fingerprint or handle found")
+        for kind, (path, added) in write_watchlists(items, target, prefix).items():
+            console.print(f"{kind.value}: {added} new value(s) -> {path}", highlight=False)
+            console.print(f"  rule: watchlist: {{file: {path}, kind: {kind.value}}}", highlight=False, markup=False)
+
     @app.command(help="Write reports such as weekly vendor profiles.")
     def report(ctx: typer.Context, what: str = typer.Argument("vendors")) -> None:
         not_available("weekly vendor profiles (issue 10: identity landed, profiles not yet)")
