@@ -29,7 +29,7 @@ __all__ = ["STRONG_KINDS", "Evidence", "Link", "WeakModel", "strong_links", "wea
 
 #: Identifier kinds that belong to one person. Onion addresses are not here: a market's
 #: onion is shown by every vendor on it.
-STRONG_KINDS = frozenset({"pgp_fingerprint", "wallet", "telegram", "session", "wickr", "threema", "signal",
+STRONG_KINDS = frozenset({"pgp_fingerprint", "pgp_key", "wallet", "telegram", "session", "wickr", "threema", "signal",
                           "email", "xmpp", "wire"})
 _WORD = re.compile(r"\w{1,40}", re.UNICODE)  # bounded token: no super-linear matching on hostile text
 _SHINGLE = 4
@@ -68,7 +68,8 @@ def strong_links(accounts: dict[str, Account], max_shared: int = 4) -> list[Link
     for aid, acc in accounts.items():
         for kv in acc.identifiers:
             if _strong_kind(kv[0]):
-                by_value[(kv[0], _norm(kv[0], kv[1]))].append(aid)
+                kind = "pgp_fingerprint" if kv[0] == "pgp_key" else kv[0]
+                by_value[(kind, _norm(kv[0], kv[1]))].append(aid)
     links: dict[tuple[str, str], Link] = {}
     for (kind, value), owners in sorted(by_value.items()):
         owners = sorted(set(owners))
@@ -79,7 +80,8 @@ def strong_links(accounts: dict[str, Account], max_shared: int = 4) -> list[Link
                 continue  # two posters quoting one contact (a scam warning) are not one person
             link = links.get((a, b)) or Link(a, b, "strong", 0.0)
             sights = tuple(s for acc in (accounts[a], accounts[b]) for (k, v), ss in acc.identifiers.items()
-                           if k == kind and _norm(k, v) == value for s in ss[:3])
+                           if (k == kind or (kind == "pgp_fingerprint" and k == "pgp_key")) and _norm(k, v) == value
+                           for s in ss[:3])
             link.evidence.append(Evidence(kind, value, 1.0, sights))
             links[(a, b)] = link
     for link in links.values():
@@ -90,8 +92,8 @@ def strong_links(accounts: dict[str, Account], max_shared: int = 4) -> list[Link
 
 def _norm(kind: str, value: str) -> str:
     v = value.strip()
-    if kind == "pgp_fingerprint":
-        return "".join(v.split()).upper()
+    if kind in ("pgp_fingerprint", "pgp_key"):
+        return "".join(v.split()).upper().removeprefix("0X")
     if kind in ("telegram", "wickr", "email", "xmpp", "threema", "signal", "wire"):
         return v.lstrip("@").casefold()
     if kind.startswith("wallet") and v.lower().startswith(("bc1", "ltc1", "tb1", "0x")):

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import console, fail, not_available, state
+from narcwatch.cli._common import console, fail, state
 
 
 def register(app: typer.Typer) -> None:
@@ -85,6 +85,45 @@ def register(app: typer.Typer) -> None:
             console.print(f"{kind.value}: {added} new value(s) -> {path}", highlight=False)
             console.print(f"  rule: watchlist: {{file: {path}, kind: {kind.value}}}", highlight=False, markup=False)
 
-    @app.command(help="Write reports such as weekly vendor profiles.")
-    def report(ctx: typer.Context, what: str = typer.Argument("vendors")) -> None:
-        not_available("weekly vendor profiles (issue 10: identity landed, profiles not yet)")
+    @app.command(help="Weekly vendor profiles per active actor (Markdown, HTML or JSON).")
+    def report(ctx: typer.Context,
+               what: Annotated[str, typer.Argument(metavar="vendors")] = "vendors",
+               week: Annotated[bool, typer.Option("--week", help="The 7 days ending --at.")] = True,
+               at: Annotated[Optional[str], typer.Option("--at", help="End of the week, ISO date/time (default: now).")] = None,
+               fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or json")] = "md",
+               out: Annotated[Path, typer.Option("-o", "--output")] = Path("-")) -> None:
+        import json
+        from datetime import UTC, datetime, timedelta
+
+        from narcwatch.index import open_store
+        from narcwatch.index.identity import resolve_store
+        from narcwatch.index.reports import profiles, to_html, to_markdown
+
+        if what != "vendors":
+            fail(f"unknown report {what!r}; available: vendors")
+        if fmt not in ("md", "html", "json"):
+            fail("--format must be md, html or json")
+        try:
+            end = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO date or date-time")
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        if at and len(at) == 10:
+            end += timedelta(days=1)  # a date means the end of that day
+        st = state(ctx)
+        store = open_store(st.config.store, st.data)
+        try:
+            res = resolve_store(store, st.data.root)
+            events = store.events(since=end - timedelta(days=7), limit=1_000_000)
+        except ValueError as exc:
+            fail(str(exc))
+        finally:
+            store.close()
+        rep = profiles(res, events, end, days=7 if week else 7)
+        text = json.dumps(rep, indent=2, ensure_ascii=False) if fmt == "json" else \
+            to_html(rep) if fmt == "html" else to_markdown(rep)
+        if str(out) == "-":
+            typer.echo(text)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote {len(rep['actors'])} profile(s) to {out}", highlight=False)
