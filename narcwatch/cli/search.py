@@ -32,6 +32,32 @@ def _hl(text: str) -> str:
     return out
 
 
+def _actor_section(ctx: typer.Context, name: str) -> None:
+    """The actor behind the handle: every linked account with the evidence of each link."""
+    from rich.markup import escape
+
+    from narcwatch.index.identity import resolve_store
+
+    st = state(ctx)
+    try:
+        res = resolve_store(st.data.store, st.data.root)
+    except (ValueError, OSError):
+        return
+    actor = res.actor(name)
+    if actor is None:
+        return
+    t = Table(title=f"actor {actor.id}: {len(actor.accounts)} account(s)", title_justify="left")
+    for c in ("account", "first seen", "last seen"):
+        t.add_column(c, overflow="fold")
+    for aid in actor.accounts:
+        a = res.accounts[aid]
+        t.add_row(escape(aid), a.first_seen[:10], a.last_seen[:10])
+    console.print(t)
+    for link in actor.links:
+        ev = "; ".join(f"{e.kind}={e.value}" for e in link.evidence)
+        console.print(escape(f"  {link.a} <-> {link.b}  {link.strength} {link.confidence:.2f}  {ev}"), highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(help="Search listings and posts with the query language, e.g. 'class:nitazene AND usd_per_gram:<50'.")
     def search(ctx: typer.Context,
@@ -99,6 +125,7 @@ def register(app: typer.Typer) -> None:
         for i in report.identifiers:
             ids.add_row(i["kind"], i["value"], ",".join(i["sources"]), i["first_seen"][:10], i["capture_id"])
         console.print(ids)
+        _actor_section(ctx, name)
 
     @app.command(help="Show one listing and, with --history, every snapshot of it.")
     def listing(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Listing key (source:site_id).")],
