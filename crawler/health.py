@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import TypeAdapter, ValidationError
+
 from narcwatch.crawler import captcha
 from narcwatch.crawler.models import Network, Source
 
@@ -107,10 +109,16 @@ def load(jobs_dir: Path, source_id: str) -> SourceHealth:
         return SourceHealth(source_id)
     known = SourceHealth.__dataclass_fields__
     kept = {k: v for k, v in raw.items() if k in known and k != "source"}
-    try:
-        return SourceHealth(source_id, **kept)
-    except TypeError:
-        return SourceHealth(source_id)
+    for _ in range(2):  # fields of the wrong type are dropped (defaulted), the rest kept
+        try:
+            return _ADAPTER.validate_python({**kept, "source": source_id})
+        except ValidationError as exc:
+            for err in exc.errors():
+                kept.pop(str(err["loc"][0]) if err["loc"] else "", None)
+    return SourceHealth(source_id)
+
+
+_ADAPTER = TypeAdapter(SourceHealth)
 
 
 def save(jobs_dir: Path, health: SourceHealth) -> None:

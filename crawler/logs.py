@@ -32,11 +32,11 @@ _CRAWL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("narcwatc
 REDACTED = "[REDACTED]"
 # Header and parameter names whose value is a credential wherever it shows up.
 SENSITIVE_NAMES = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token",
-                   "api_key", "apikey", "password", "passwd", "secret", "token", "session")
+                   "api_key", "apikey", "password", "passwd", "secret", "token", "sessionid")
 # name, then ':' or '=' (optionally quoted, as in a repr'd dict), then the value up to a
 # delimiter. Bounded repetitions only: a hostile 10 MB line costs linear time.
 _NAMED = re.compile(
-    r"""(?P<name>\b(?:%s))(?P<sep>['"]?\s{0,3}[:=]\s{0,3}(?:b?['"])?)(?P<value>[^\s'",;}\]&]{1,4096})"""
+    r"""(?P<name>\b(?:%s))(?P<sep>['"]?\s{0,3}[:=]\s{0,3}(?:b?['"])?(?:(?:bearer|basic|digest|token)\s{1,3})?)(?P<value>[^\s'",;}\]&\\]{1,4096})"""
     % "|".join(re.escape(n) for n in SENSITIVE_NAMES),
     re.IGNORECASE,
 )
@@ -124,9 +124,11 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = self.formatException(record.exc_info)
         for key, value in vars(record).items():
             if key not in _STD and key not in out:
-                out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-        # Redact the serialised line, so secrets in extras and tracebacks are caught too.
-        return self.redact(json.dumps(out, ensure_ascii=False, default=str))
+                out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+        # Redact every string field before serialising (never the JSON text: a replacement
+        # there could cut an escape sequence and break the line), tracebacks and extras included.
+        return json.dumps({k: self.redact(v) if isinstance(v, str) else v for k, v in out.items()},
+                          ensure_ascii=False)
 
 
 def configure(*, file: str | Path | None = None, stream: IO[str] | None = None, level: str | int = "INFO",
@@ -147,15 +149,18 @@ def configure(*, file: str | Path | None = None, stream: IO[str] | None = None, 
         handler = logging.FileHandler(file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
+    lvl = level if isinstance(level, int) else logging.getLevelName(level.upper())
     handler.setFormatter(formatter)
     handler.addFilter(flt)  # on the handler: records from every logger pass through it
+    handler.setLevel(lvl)  # Scrapy resets the root logger's level; the handler keeps ours
     root.addHandler(handler)
     if file is not None and stream is not None:
         extra = logging.StreamHandler(stream)
         extra.setFormatter(formatter)
         extra.addFilter(flt)
+        extra.setLevel(lvl)
         root.addHandler(extra)
-    root.setLevel(level if isinstance(level, int) else level.upper())
+    root.setLevel(lvl)
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)

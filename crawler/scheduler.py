@@ -289,6 +289,10 @@ class CrawlScheduler:
             if job is not None and job.name == name and job.next_run_time is not None:
                 log.info("source %s: kept schedule %s, next run %s", source_id, sched.spec,
                          job.next_run_time.isoformat(), extra={"source": source_id})
+                if health.load(self.supervisor.data.jobs, source_id).in_flight:
+                    # Stopped mid-crawl last time: finish that crawl now, not an interval later.
+                    self.scheduler.modify_job(job_id, next_run_time=now)
+                    log.info("source %s: resuming its interrupted crawl now", source_id, extra={"source": source_id})
                 continue
             if job is not None:
                 self.scheduler.remove_job(job_id)
