@@ -74,6 +74,7 @@ class SourceHealth:
     errors_by_reason: dict[str, int] = field(default_factory=dict)  # of the last crawl
     profile_errors: list[str] = field(default_factory=list)  # CrawlResult.health of the last crawl
     finish_reason: str = ""
+    crash: str | None = None  # the last crawl's process died without a result (not by our stop)
     crawls: int = 0
     successes: int = 0
     total_pages: int = 0
@@ -153,8 +154,11 @@ def _record(jobs_dir: Path, result: Any, interrupted: bool, now: float) -> Sourc
     h.last_crawl_at, h.last_crawl_id = _iso(now), result.crawl_id
     h.finished, h.items, h.pages = bool(result.complete), int(result.items), int(result.pages)
     h.errors_by_reason = {str(k): int(v) for k, v in dict(result.errors).items()}
-    h.profile_errors = [str(m)[:500] for m in list(result.health)[:50]]
     h.finish_reason = str(result.finish_reason or "")
+    crashed = "crawler_crashed" in h.errors_by_reason  # runner.read_result: no result file
+    if not interrupted:  # a crawl stopped half-way proves nothing about the profile: keep the last verdict
+        h.profile_errors = [] if crashed else [str(m)[:500] for m in list(result.health)[:50]]
+    h.crash = None if interrupted or not crashed else (" ".join(map(str, result.health)) or "no result")[:500]
     h.total_pages += h.pages
     h.total_items += h.items
     for reason, n in h.errors_by_reason.items():
@@ -180,6 +184,8 @@ def _errors(h: SourceHealth, now: float) -> list[str]:
     if h.captcha_waiting:
         out.append(f"waiting for a human: {h.captcha_waiting} CAPTCHA(s) to answer in the dashboard")
     out += [f"profile does not match: {m}" for m in h.profile_errors]
+    if h.crash:
+        out.append(f"crawl process crashed: {h.crash}")
     if h.finished and h.items == 0 and any(n > 0 for n in h.items_history[:-1]):
         out.append(f"stopped producing items: the last complete crawl ({h.last_crawl_id}) found 0 items, "
                    f"earlier crawls found up to {max(h.items_history)}")
@@ -187,7 +193,7 @@ def _errors(h: SourceHealth, now: float) -> list[str]:
     if h.interval_seconds and last_ok is not None and now - last_ok > OVERDUE_INTERVALS * h.interval_seconds:
         out.append(f"no successful crawl since {h.last_success_at} ({OVERDUE_INTERVALS} intervals of "
                    f"{h.schedule or f'{h.interval_seconds:g}s'} passed)")
-    if h.crawls and not h.finished and h.finish_reason not in ("shutdown",) and not h.profile_errors:
+    if h.crawls and not h.finished and h.finish_reason not in ("shutdown",) and not h.profile_errors and not h.crash:
         failed = ", ".join(f"{k}={v}" for k, v in sorted(h.errors_by_reason.items())) or h.finish_reason or "unknown"
         out.append(f"last crawl incomplete ({failed})")
     return out

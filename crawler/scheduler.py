@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d{1,7})([smhdw])")
+MAX_INTERVAL = 366 * 86400.0
 MAX_JITTER = 600.0  # seconds; a 6 h interval gets 10 min, a 5 s one 0.5 s
 
 
@@ -59,18 +60,21 @@ class Schedule:
 def parse_duration(text: str) -> float:
     """``"6h"`` -> 21600, ``"1h30m"`` -> 5400, ``"45"`` -> 45 (seconds); ValueError otherwise."""
     text = text.strip().lower()
-    if text.isdigit():
-        return float(text)
     if len(text) > 40 or not text:
-        raise ValueError(f"bad duration {text!r}")
+        raise ValueError(f"bad duration {text[:40]!r}")
+    if text.isdigit():
+        total = float(text)
+        if not 0 < total <= MAX_INTERVAL:
+            raise ValueError(f"bad duration {text!r}; between 1 s and 366 days")
+        return total
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):
         if m.start() != pos:
             break
         total += int(m[1]) * _UNITS[m[2]]
         pos = m.end()
-    if pos != len(text) or total <= 0:
-        raise ValueError(f"bad duration {text!r}; use e.g. 90s, 15m, 6h, 1h30m, 1d")
+    if pos != len(text) or not 0 < total <= MAX_INTERVAL:
+        raise ValueError(f"bad duration {text!r}; use e.g. 90s, 15m, 6h, 1h30m, 1d (at most 366 days)")
     return total
 
 
@@ -166,6 +170,10 @@ class CrawlSupervisor:
                 with self._lock:
                     self._procs.pop(source_id, None)
             result = read_result(workdir, source, crawl_id, self.data, returncode)
+            if self.stopping.is_set() and not result.complete and not result.finish_reason:
+                # Stopped before Scrapy installed its handlers (or SIGKILLed after the grace):
+                # nothing broke, the frontier resumes it.
+                result.finish_reason = "shutdown"
             interrupted = not result.complete and (result.finish_reason == "shutdown" or
                                                    "crawler_crashed" in result.errors)
             h = health.record_crawl(jobs, result, interrupted=interrupted)

@@ -32,7 +32,7 @@ def _result(items: int, complete: bool = True, crawl_id: str = "c", **kw) -> Cra
 def _record(jobs: Path, results: list[CrawlResult], start: float = T0) -> health.SourceHealth:
     h = health.SourceHealth("velvet")
     for i, r in enumerate(results):
-        h = health.record_crawl(jobs, r, now=start + i * HOUR)
+        h = health.record_crawl(jobs, r, now=start + i * HOUR, interrupted=r.finish_reason == "shutdown")
     return h
 
 
@@ -47,6 +47,12 @@ CASES = [
                                        finish_reason="finished")],
                  ["profile does not match: profile p: selector for listing.title"], id="profile-broken"),
     pytest.param([_result(40), _result(2, complete=False, finish_reason="shutdown")], [], id="interrupted-is-not-an-error"),
+    pytest.param([_result(3, complete=False, health=["profile p: 0 listings"]),
+                  _result(0, complete=False, finish_reason="shutdown")],
+                 ["profile does not match: profile p: 0 listings"], id="interrupted-keeps-profile-verdict"),
+    pytest.param([_result(40), _result(0, complete=False, finish_reason="", errors={"crawler_crashed": 1},
+                                       health=["crawl process exited -11: Segmentation fault"])],
+                 ["crawl process crashed: crawl process exited -11"], id="crash-is-not-a-profile-error"),
 ]
 
 
