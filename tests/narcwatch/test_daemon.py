@@ -177,6 +177,8 @@ def test_run_schedules_stops_resumes_and_reports(server: SandboxServer, tmp_path
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(30)
+            if p is not None and p.stdout is not None:
+                p.stdout.close()
 
     run_log = [rec for name, rec in _log_lines(data) if name == "run.log"]
     assert sum("kept schedule" in r["msg"] for r in run_log) == 3  # the second start found all three jobs
