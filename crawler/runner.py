@@ -69,8 +69,12 @@ def crawl_source(source: Source, config: Config, data_dir: DataDir, *, crawl_id:
 
 def spawn_crawl(source: Source, config: Config, data_dir: DataDir, workdir: Path, *, crawl_id: str,
                 proxy_url: str | None = None, extra_settings: dict[str, Any] | None = None,
-                capture_output: bool = False) -> subprocess.Popen[bytes]:
+                capture_output: bool = False, start_new_session: bool = False) -> subprocess.Popen[bytes]:
     """Start the crawl child without waiting (a supervisor, or a test that kills it mid-crawl).
+
+    ``start_new_session``: a supervisor that forwards its own stop signal keeps the child
+    out of the terminal's process group, so Ctrl-C does not reach it twice (Scrapy treats
+    a second signal as "stop now, uncleanly").
 
     ``workdir`` receives the job file and, when the crawl ends, ``result.json`` (``read_result``)."""
     data_dir.ensure()
@@ -85,7 +89,7 @@ def spawn_crawl(source: Source, config: Config, data_dir: DataDir, workdir: Path
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     pipe = subprocess.PIPE if capture_output else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "narcwatch.crawler.runner", str(job)], env=env,
-                            stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe)
+                            stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, start_new_session=start_new_session)
 
 
 def read_result(workdir: Path, source: Source, crawl_id: str, data_dir: DataDir, returncode: int,
@@ -118,8 +122,20 @@ def _child(job_file: str) -> int:
     data_dir = DataDir.at(job["data_dir"])
     settings = build_settings(source, config, data_dir, job["crawl_id"], proxy_url=job["proxy_url"],
                               extra=job["extra_settings"])
-    settings.setdefault("LOG_FILE", job["log_file"])
-    process = CrawlerProcess(settings, install_root_handler=True)
+    # Structured JSON lines (crawler.logs) instead of Scrapy's text handler: every line
+    # carries this crawl's source and id, and secret values are redacted.
+    from narcwatch.crawler import logs
+    from narcwatch.crawler.secrets import Secrets
+
+    try:
+        secret_values = Secrets(config.secrets_file).all_values()
+    except (OSError, ValueError) as exc:  # an unreadable secrets file must not stop redaction of the env ones
+        secret_values = Secrets(None).all_values()
+        print(f"secrets file not read: {exc}", file=sys.stderr)
+    logs.set_process_context(source.id, job["crawl_id"])
+    logs.configure(file=settings.get("LOG_FILE") or job["log_file"], level=settings.get("LOG_LEVEL", "INFO"),
+                   secrets=secret_values, source=source.id, crawl_id=job["crawl_id"])
+    process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(spider_for(source, config))
     process.crawl(crawler)
     process.start()

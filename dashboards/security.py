@@ -41,6 +41,7 @@ EVIDENCE_CSP = "default-src 'none'; sandbox; base-uri 'none'; form-action 'none'
 #: (method, path) pairs reachable without logging in. Nothing else is.
 PUBLIC_PATHS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("HEAD", "/healthz"),
+    ("GET", "/metrics"),  # checks its own access: loopback, or the metrics_token (routes/metrics.py)
 })
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import console, fail, not_available, state
+from narcwatch.cli._common import console, fail, state
 
 
 def register(app: typer.Typer) -> None:
     @app.command(help="Run the daemon: schedule every source, ingest continuously, deliver alerts.")
-    def run(ctx: typer.Context) -> None:
-        not_available("operations daemon (issue: Operations, narcwatch run)")
+    def run(
+        ctx: typer.Context,
+        max_parallel: Annotated[int, typer.Option("--max-parallel", min=1, help="Crawl processes at once.")] = 4,
+        grace: Annotated[float, typer.Option("--grace", min=1, help="Seconds a crawl gets to stop after SIGTERM.")] = 120.0,
+        proxy: Annotated[Optional[str], typer.Option("--proxy", help="socks5h:// proxy overriding the config's Tor.")] = None,
+        log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
+        health_every: Annotated[float, typer.Option("--health-every", min=1, help="Seconds between health checks.")] = 30.0,
+    ) -> None:
+        from narcwatch.crawler import logs
+        from narcwatch.crawler.secrets import Secrets
+        from narcwatch.daemon import Daemon, DaemonOptions
+
+        st = state(ctx)
+        cfg, data = st.config, st.data
+        try:
+            secret_values = Secrets(cfg.secrets_file).all_values()
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read the secrets file: {exc}")
+        # JSON lines to <data>/logs/run.log and to stderr (journald / docker logs).
+        logs.configure(file=data.logs / "run.log", stream=sys.stderr, level=log_level, secrets=secret_values)
+        opts = DaemonOptions(max_parallel=max_parallel, grace=grace, proxy_url=proxy, health_every=health_every)
+        try:
+            code = Daemon(cfg, data, opts).run_forever()
+        except ValueError as exc:  # a bad schedule: the operator's to fix, named by source
+            fail(str(exc))
+        raise typer.Exit(code)
 
     @app.command(help="Crawl one source now, or import a Telegram Desktop JSON export.")
     def crawl(
@@ -43,6 +68,9 @@ def register(app: typer.Typer) -> None:
         except KeyError as exc:
             fail(str(exc.args[0]))
         result = _crawl_with_prompt(src, st, crawl_id, proxy)
+        from narcwatch.crawler import health
+
+        health.record_crawl(st.data.jobs, result)  # `sources status` and the dashboard see it too
         console.print(json.dumps({k: v for k, v in result.to_json().items() if k != "stats"}, indent=2))
         if not result.complete:
             raise typer.Exit(1)

@@ -88,7 +88,15 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option("--port", envvar="NARCWATCH_DASHBOARD_PORT", min=0, max=65535,
                                           help="Port (0 picks a free one and prints it).")] = 8765,
     ) -> None:
+        from narcwatch.crawler import logs
+        from narcwatch.crawler.secrets import Secrets
+
         st = state(ctx)
+        try:
+            secret_values = Secrets(st.config.secrets_file).all_values()
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read the secrets file: {exc}")
+        logs.configure(file=st.data.logs / "serve.log", stream=sys.stderr, level="INFO", secrets=secret_values)
         run_dashboard(st.config, st.data, host, port)
 
     users = typer.Typer(help="Manage dashboard users and API tokens.", no_args_is_help=True)

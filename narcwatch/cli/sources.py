@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, err_console, not_available, state
+from narcwatch.cli._common import console, err_console, state
 from narcwatch.crawler.config import check_config
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem
 
@@ -62,8 +62,47 @@ def list_(ctx: typer.Context) -> None:
 
 
 @app.command(help="Show per-source health: last crawl, pages, items, errors, CAPTCHA waits, Tor.")
-def status(ctx: typer.Context) -> None:
-    not_available("source health (issue: Operations)")
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per source, for scripts and monitoring."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Check that the Tor SOCKS proxy answers."),
+) -> None:
+    """Exit 0 when every source is healthy, 1 when any has an operator-visible problem."""
+    import json
+
+    from narcwatch.crawler import health
+    from narcwatch.crawler.scheduler import parse_schedule
+
+    st = state(ctx)
+    cfg, data = st.config, st.data
+    rows = []
+    for src in cfg.sources:
+        try:
+            interval: float | None = parse_schedule(src.schedule).seconds
+        except ValueError:
+            interval = None
+        h = health.evaluate(data.jobs, data.root, src, socks_url=cfg.tor.socks_url, interval=interval, probe=probe)
+        if interval is None:
+            h.errors.insert(0, f"bad schedule {src.schedule!r}")
+        rows.append(h)
+    if as_json:
+        for h in rows:
+            typer.echo(json.dumps({**h.to_json(), "ok": h.ok}))
+    else:
+        table = Table("source", "state", "last success", "last crawl", "pages", "items", "errors by reason",
+                      "tor", "captcha", "problems")
+        for h in rows:
+            tor = "-" if h.tor_up is None else ("up" if h.tor_up else "[red]DOWN[/red]")
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(h.errors_by_reason.items())) or "-"
+            state_txt = "[green]ok[/green]" if h.ok else "[red]ERROR[/red]"
+            if h.in_flight:
+                state_txt += " (crawling)" if h.ok else ""
+            table.add_row(h.source, state_txt, h.last_success_at or "never", h.last_crawl_at or "never",
+                          str(h.pages), str(h.items), reasons, tor, str(h.captcha_waiting or "-"),
+                          "\n".join(h.errors) or "-")
+        console.print(table)
+    if any(not h.ok for h in rows):
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:
