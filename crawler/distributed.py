@@ -137,7 +137,7 @@ def worker_settings(source: Source, redis_url: str, worker_id: str, *, heartbeat
     spider_mw["narcwatch.crawler.middlewares.frontier.FrontierSpiderMiddleware"] = None
     spider_mw[f"{_MW}.RedisFrontierSpiderMiddleware"] = 950
     return {
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "narcwatch.crawler.redis_scheduler.RedisScheduler",
         "SCHEDULER_QUEUE_CLASS": "narcwatch.crawler.redis_queue.ReliableQueue",
         "SCHEDULER_SERIALIZER": "narcwatch.crawler.redis_queue",
         "SCHEDULER_QUEUE_KEY": keys.queue,
