@@ -165,10 +165,15 @@ class RedisFrontierSpiderMiddleware(FrontierSpiderMiddleware):
 
     async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
         fp = self.ctx.fingerprint(response.request) if response.request is not None else None
-        async for out in result:
-            if not isinstance(out, Request) and fp is not None:
-                self.ctx.ledger.expect(fp, out)
-            yield out
+        try:
+            async for out in result:
+                if not isinstance(out, Request) and fp is not None:
+                    self.ctx.ledger.expect(fp, out)
+                yield out
+        except Exception as exc:  # a callback that raised still ends its page, or the round never drains
+            if fp is not None:
+                self.ctx.page_failed(fp, f"callback_{type(exc).__name__}")
+            raise
         if fp is not None and self.ctx.ledger.close_page(fp):
             self.ctx.page_done(fp)
 
@@ -256,6 +261,8 @@ class RedisWorkerExtension:
 
     def _idle(self, spider: scrapy.Spider) -> None:
         self.ctx.flush()  # our settled pages are acked before we ask whether the round is drained
+        if (queue := self._queue()) is not None and (orphans := queue.drop_orphans()):
+            self.crawler.spider.logger.warning("%d popped request(s) never reached a page end; acknowledged", orphans)
         try:
             self._recover()
             done = drained(self.server, self.keys)

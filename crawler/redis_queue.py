@@ -242,6 +242,17 @@ class ReliableQueue(Base):
             self.stats.inc_value("narcwatch/redis/acked", len(self._settled))
             self._settled.clear()
 
+    def drop_orphans(self) -> int:
+        """At idle (nothing downloading or parsing here): tokens never settled cannot progress any more.
+
+        Acknowledged and counted instead of left to block the round's end forever."""
+        tokens = [t for ts in self._by_fp.values() for t in ts]
+        self._by_fp.clear()
+        if tokens:
+            self.server.hdel(self.processing, *tokens)
+            self.stats.inc_value("narcwatch/redis/orphaned", len(tokens))
+        return len(tokens)
+
     @property
     def in_flight(self) -> int:
         return sum(len(t) for t in self._by_fp.values())

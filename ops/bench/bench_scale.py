@@ -7,7 +7,10 @@ worker has the per-source concurrency an operator would give a Tor market (``CON
 and its own data dir. A round is fed (``feed_source``), then 1 worker, or 2 workers at
 once, crawl it to the end; the figure is the speed-up of 2 workers over 1 in pages per
 second of wall time from spawn to the last worker's exit (interpreter start-up included
-in both). Alternated twice, best of each, because the machine is shared. Target >= 1.6.
+in both) for ``scale-workers-speedup-wall``, and over the crawl window (first engine start to
+last engine finish, from Scrapy's stats) for the headline ``scale-workers-speedup``: a real
+Tor round runs for hours, so start-up is noise there. Alternated twice, best of each,
+because the machine is shared. Target >= 1.6.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ops.bench.harness import Result
 
 SOURCE = "velvet-market"
-THROTTLE = 0.15  # seconds per response: a fast Tor circuit
-CONCURRENCY = 4  # per worker
+THROTTLE = 0.4  # seconds per response: a fast Tor circuit
+CONCURRENCY = 3  # per worker
+SIZE = 500  # listings in the world (velvet-market holds about half): a round takes tens of seconds
 
 
 def _free_port() -> int:
@@ -81,7 +86,11 @@ def _round(server: Any, redis_url: str, root: Path, workers: int, tag: str) -> d
     pages = sum(int(r.stats.get("downloader/response_count", 0)) for r in results)
     items = sum(r.items for r in results)
     ok = all(r.finish_reason == "finished" for r in results)
-    return {"workers": workers, "wall": wall, "pages": pages, "items": items, "ok": ok,
+    # The crawl window: first engine start to last engine finish (interpreter start-up excluded).
+    starts = [datetime.fromisoformat(str(r.stats["start_time"])) for r in results if "start_time" in r.stats]
+    ends = [datetime.fromisoformat(str(r.stats["finish_time"])) for r in results if "finish_time" in r.stats]
+    window = (max(ends) - min(starts)).total_seconds() if starts and ends else wall
+    return {"workers": workers, "wall": wall, "window": window, "pages": pages, "items": items, "ok": ok,
             "per_worker_pages": [int(r.stats.get("downloader/response_count", 0)) for r in results]}
 
 
@@ -92,7 +101,7 @@ def bench_scale_workers() -> list[Result]:
         root = Path(tmp)
         redis_proc, url = _redis(root)
         try:
-            with SandboxServer(World(seed=1, size="demo"), FaultConfig(throttle_seconds=THROTTLE)) as server:
+            with SandboxServer(World(seed=1, size=SIZE), FaultConfig(throttle_seconds=THROTTLE)) as server:
                 runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
                 for rep in range(2):
                     for n in (1, 2):
@@ -100,18 +109,21 @@ def bench_scale_workers() -> list[Result]:
         finally:
             redis_proc.terminate()
             redis_proc.wait(10)
-    best = {n: max(rs, key=lambda r: r["pages"] / r["wall"]) for n, rs in runs.items()}
-    rate = {n: best[n]["pages"] / best[n]["wall"] for n in best}
+    best = {n: max(rs, key=lambda r: r["pages"] / r["window"]) for n, rs in runs.items()}
+    rate = {n: best[n]["pages"] / best[n]["window"] for n in best}
+    wall_rate = {n: max(r["pages"] / r["wall"] for r in rs) for n, rs in runs.items()}
     speedup = rate[2] / rate[1]
-    note = (f"velvet-market, {THROTTLE}s latency per response, concurrency {CONCURRENCY} per worker; "
-            f"1 worker {rate[1]:.1f} pages/s ({best[1]['pages']} pages, {best[1]['wall']:.1f}s), "
-            f"2 workers {rate[2]:.1f} pages/s ({best[2]['pages']} pages {best[2]['per_worker_pages']}, "
-            f"{best[2]['wall']:.1f}s); target >= 1.6")
+    note = (f"velvet-market of a {SIZE}-listing world, {THROTTLE}s latency per response, concurrency "
+            f"{CONCURRENCY} per worker; crawl window: 1 worker {rate[1]:.1f} pages/s ({best[1]['pages']} pages, "
+            f"{best[1]['window']:.1f}s), 2 workers {rate[2]:.1f} pages/s ({best[2]['pages']} pages "
+            f"{best[2]['per_worker_pages']}, {best[2]['window']:.1f}s); target >= 1.6")
+    finished = all(r["ok"] for rs in runs.values() for r in rs)
     return [
-        Result("scale-workers-speedup", round(speedup, 2), "x", note,
-               extra={"runs": runs, "all_finished": all(r["ok"] for rs in runs.values() for r in rs)}),
-        Result("scale-workers-1", round(rate[1], 1), "pages/s", "one Redis-backed worker"),
-        Result("scale-workers-2", round(rate[2], 1), "pages/s", "two Redis-backed workers"),
+        Result("scale-workers-speedup", round(speedup, 2), "x", note, extra={"runs": runs, "all_finished": finished}),
+        Result("scale-workers-speedup-wall", round(wall_rate[2] / wall_rate[1], 2), "x",
+               "same runs, spawn to last exit (each worker's interpreter start-up included)"),
+        Result("scale-workers-1", round(rate[1], 1), "pages/s", "one Redis-backed worker (crawl window)"),
+        Result("scale-workers-2", round(rate[2], 1), "pages/s", "two Redis-backed workers (crawl window)"),
     ]
 
 

@@ -211,3 +211,89 @@ def test_sigkill_one_worker_loses_nothing(market: SandboxServer, redis_url: str,
     # At-least-once across a crash: only pages the victim committed but had not yet acked are crawled twice.
     assert len(set(victim_ids) & set(survivor_ids)) <= held
     assert drained(r, keys)
+
+
+# -- the CLI surface ---------------------------------------------------------------------------
+
+def _config_file(tmp_path: Path, sandbox: SandboxServer, *ids: str) -> Path:
+    import yaml
+
+    path = tmp_path / "narcwatch.yaml"
+    path.write_text(yaml.safe_dump({
+        "data_dir": str(tmp_path / "data"),
+        "tor": {"socks_url": sandbox.socks_url, "control": None},
+        "sources": [sandbox.source(i).as_source().model_dump(mode="json", exclude_none=True) for i in ids],
+    }), encoding="utf-8")
+    return path
+
+
+def test_cli_feed_starts_a_round(r: redis.Redis, redis_url: str, sandbox: SandboxServer, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from narcwatch.cli import app
+
+    cfg = _config_file(tmp_path, sandbox, SOURCE, "nebula-market")
+    run = CliRunner().invoke(app, ["--config", str(cfg), "crawl", SOURCE, "--feed", "--redis", redis_url])
+    assert run.exit_code == 0, run.output
+    assert '"fed": true' in run.output
+    assert r.get(Keys(SOURCE).round) is not None and r.zcard(Keys(SOURCE).queue) == 1
+    refused = CliRunner().invoke(app, ["--config", str(cfg), "crawl", "nebula-market", "--feed", "--redis", redis_url])
+    assert refused.exit_code == 1 and "cannot be split across workers" in refused.output
+    missing = CliRunner().invoke(app, ["--config", str(cfg), "crawl", SOURCE, "--worker"], env={"NARCWATCH_REDIS_URL": ""})
+    assert missing.exit_code == 1 and "--redis URL" in missing.output
+
+
+# -- ReliableQueue against the real server, with a real (unstarted) Scrapy crawler -------------
+
+@pytest.fixture
+def queue(r: redis.Redis) -> object:
+    import scrapy
+    from scrapy.utils.test import get_crawler
+
+    from narcwatch.crawler.redis_queue import ReliableQueue
+
+    class Spider(scrapy.Spider):
+        name = "unit"
+
+        def parse_index(self, response: object) -> None:
+            pass
+
+    crawler = get_crawler(Spider, {"NARCWATCH_SOURCE_ID": "unit", "NARCWATCH_REDIS_WORKER_ID": "w1",
+                                   "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False})
+    crawler.stats.open_spider()
+    spider = Spider.from_crawler(crawler)
+    return ReliableQueue(r, spider, Keys("unit").queue, serializer=__import__("narcwatch.crawler.redis_queue",
+                                                                              fromlist=["dumps"]))
+
+
+def test_queue_pops_by_priority_into_processing_and_acks_after_commit(queue: object, r: redis.Redis) -> None:
+    import scrapy
+
+    from narcwatch.crawler.redis_queue import TOKEN_META
+
+    q = queue
+    spider = q.spider  # type: ignore[attr-defined]
+    for i, prio in enumerate((0, 5, -1)):
+        q.push(scrapy.Request(f"http://x.onion/{i}", callback=spider.parse_index, priority=prio))  # type: ignore[attr-defined]
+    keys = Keys("unit")
+    first = q.pop()  # type: ignore[attr-defined]
+    assert first.url == "http://x.onion/1" and first.callback == spider.parse_index
+    assert r.smembers(keys.workers) == {b"w1"} and r.hlen(keys.processing("w1")) == 1 and r.zcard(keys.queue) == 2
+    fp = q._fingerprint(first).hex()  # type: ignore[attr-defined]
+    q.settle(fp)  # type: ignore[attr-defined]
+    assert r.hlen(keys.processing("w1")) == 1  # not before the spool commit
+    q.ack_committed()  # type: ignore[attr-defined]
+    assert r.hlen(keys.processing("w1")) == 0
+    retry = q.pop()  # type: ignore[attr-defined]
+    assert TOKEN_META in retry.meta
+    q.push(retry.replace(dont_filter=True))  # type: ignore[attr-defined]  # a retry is a new entry, not the token's
+    assert r.zcard(keys.queue) == 2
+    assert q.drop_orphans() == 1 and r.hlen(keys.processing("w1")) == 0  # type: ignore[attr-defined]
+
+
+def test_queue_acknowledges_garbage_instead_of_crashing(queue: object, r: redis.Redis) -> None:
+    keys = Keys("unit")
+    r.zadd(keys.queue, {b"\x80not json": 0})
+    assert queue.pop() is None  # type: ignore[attr-defined]
+    assert r.zcard(keys.queue) == 0 and r.hlen(keys.processing("w1")) == 0
+    assert queue.stats.get_value("narcwatch/redis/undecodable") == 1  # type: ignore[attr-defined]
