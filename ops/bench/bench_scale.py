@@ -27,8 +27,8 @@ from typing import Any
 from ops.bench.harness import Result
 
 SOURCE = "velvet-market"
-THROTTLE = 0.4  # seconds per response: a fast Tor circuit
-CONCURRENCY = 3  # per worker
+THROTTLE = 0.5  # seconds per response: a Tor round trip
+CONCURRENCY = 2  # per worker: what a cautious operator gives one market over Tor
 SIZE = 500  # listings in the world (velvet-market holds about half): a round takes tens of seconds
 
 
