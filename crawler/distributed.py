@@ -302,10 +302,11 @@ def run_worker(source: Source, config: Config, data_dir: DataDir, redis_url: str
     server = _client(redis_url)
     keys = Keys(source.id, namespace)
     deadline = time.monotonic() + wait_for_round
-    while (current := server.get(keys.round)) is None:
+    # A round that is already drained is over: wait for the next one to be fed.
+    while (current := server.get(keys.round)) is None or drained(server, keys):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no crawl round of {source.id!r} in Redis after {wait_for_round:.0f} s "
-                               "(feed it: narcwatch run, or feed_source())")
+            raise TimeoutError(f"no running crawl round of {source.id!r} in Redis after {wait_for_round:.0f} s "
+                               "(feed one: narcwatch run, or narcwatch crawl SOURCE --feed --redis URL)")
         time.sleep(0.5)
     extra = worker_settings(source, redis_url, worker_id, heartbeat_ttl=heartbeat_ttl, namespace=namespace)
     extra.update(extra_settings or {})

@@ -297,3 +297,14 @@ def test_queue_acknowledges_garbage_instead_of_crashing(queue: object, r: redis.
     assert queue.pop() is None  # type: ignore[attr-defined]
     assert r.zcard(keys.queue) == 0 and r.hlen(keys.processing("w1")) == 0
     assert queue.stats.get_value("narcwatch/redis/undecodable") == 1  # type: ignore[attr-defined]
+
+
+def test_run_worker_waits_for_a_running_round(r: redis.Redis, redis_url: str, sandbox: SandboxServer,
+                                              tmp_path: Path) -> None:
+    from narcwatch.crawler.distributed import run_worker
+
+    src = sandbox.source(SOURCE).as_source()
+    cfg = Config(data_dir=tmp_path / "data", tor=TorConfig(socks_url=sandbox.socks_url, control=None))
+    r.set(Keys(SOURCE).round, b"old-round")  # fed once and drained: nothing to join
+    with pytest.raises(TimeoutError, match="no running crawl round"):
+        run_worker(src, cfg, DataDir.at(tmp_path / "data"), redis_url, wait_for_round=0.6)
