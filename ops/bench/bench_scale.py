@@ -11,6 +11,11 @@ in both) for ``scale-workers-speedup-wall``, and over the crawl window (first en
 last engine finish, from Scrapy's stats) for the headline ``scale-workers-speedup``: a real
 Tor round runs for hours, so start-up is noise there. Alternated twice, best of each,
 because the machine is shared. Target >= 1.6.
+
+Observed (not explained here): with CONCURRENT_REQUESTS_PER_DOMAIN=2 and 0.5 s per
+response, one crawl (Redis or not) averages about 7 responses in flight (256 pages in
+~16-18 s), so a worker is partly CPU-bound on a loaded 2-core machine; the comparison
+is still like for like (the same settings for every worker).
 """
 
 from __future__ import annotations
