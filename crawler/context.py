@@ -90,6 +90,8 @@ class CrawlContext:
         self.commit_items = s.getint("NARCWATCH_COMMIT_MAX_ITEMS", 1000)
         self.commit_pages = s.getint("NARCWATCH_COMMIT_MAX_PAGES", 500)
         self.before_commit: list[Callable[[], None]] = []  # evidence: WARC + manifest durable first
+        self.after_commit: list[Callable[[], None]] = []  # scale-out: ack settled requests to Redis
+        self.on_page_end: list[Callable[[str], None]] = []  # each page marked done or failed (its fingerprint)
         self._pages_since = 0
         self._last_commit = time.monotonic()
         self.commits = 0
@@ -107,6 +109,8 @@ class CrawlContext:
             self.crawler.stats.inc_value("narcwatch/spool/duplicate", len(self.buffer) - new)
             self.buffer.clear()
         self.frontier.commit()
+        for hook in self.after_commit:
+            hook()
         self._pages_since = 0
         self._last_commit = time.monotonic()
         self.commits += 1
@@ -123,6 +127,8 @@ class CrawlContext:
     def page_done(self, fp: str) -> None:
         # Marked in the frontier's buffer; it reaches disk only after this batch's items.
         self.frontier.mark(fp, DONE)
+        for hook in self.on_page_end:
+            hook(fp)
         self._pages_since += 1
         self.maybe_flush()
 
@@ -130,6 +136,8 @@ class CrawlContext:
         self.errors[reason] += 1
         self.crawler.stats.inc_value(f"narcwatch/errors/{reason}")
         self.frontier.mark(fp, FAILED)
+        for hook in self.on_page_end:
+            hook(fp)
         self._pages_since += 1
         self.maybe_flush()
 
@@ -141,6 +149,7 @@ class CrawlContext:
     def close(self) -> None:
         self.flush()
         self.before_commit.clear()
+        self.after_commit.clear()
         self.spool.close()
         self.frontier.close()
 

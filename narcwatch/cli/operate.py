@@ -49,8 +49,14 @@ def register(app: typer.Typer) -> None:
         import_telegram: Annotated[Optional[Path], typer.Option("--import-telegram", help="Telegram Desktop result.json to import.")] = None,
         crawl_id: Annotated[Optional[str], typer.Option("--crawl-id", help="Resume this crawl (after a kill).")] = None,
         proxy: Annotated[Optional[str], typer.Option("--proxy", help="socks5h:// proxy overriding the config's Tor.")] = None,
+        worker: Annotated[bool, typer.Option("--worker", help="Scale-out: crawl the source's shared Redis queue until its round is drained.")] = False,
+        feed: Annotated[bool, typer.Option("--feed", help="Scale-out: start a crawl round (start pages into the Redis queue) and exit.")] = False,
+        redis_url: Annotated[Optional[str], typer.Option("--redis", envvar="NARCWATCH_REDIS_URL", help="Redis URL for --worker/--feed.")] = None,
     ) -> None:
         st = state(ctx)
+        if worker or feed:
+            _scale_out(st, source, redis_url, worker=worker, feed=feed, proxy=proxy)
+            return
         if import_telegram is not None:
             from narcwatch.spiders.telegram_export import import_export
 
@@ -103,3 +109,26 @@ def _crawl_with_prompt(src, st, crawl_id, proxy):  # type: ignore[no-untyped-def
                     captcha.answer(st.data.root, req.source, req.id, text)
             time.sleep(0.5)
         return read_result(Path(tmp), src, crawl_id, st.data, proc.returncode)
+
+
+def _scale_out(st, source, redis_url, *, worker, feed, proxy):  # type: ignore[no-untyped-def]
+    """``--feed`` starts a round of SOURCE in Redis; ``--worker`` crawls it with the other workers."""
+    from narcwatch.crawler.distributed import feed_source, run_worker
+
+    if source is None or not redis_url:
+        fail("--worker/--feed need a SOURCE and --redis URL (or NARCWATCH_REDIS_URL)")
+    try:
+        src = st.config.source(source)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    try:
+        if feed:
+            fed = feed_source(src, redis_url, config=st.config)
+            console.print(json.dumps({"round": fed.round, "fed": fed.fed, "queued": fed.queued}))
+        if worker:
+            result = run_worker(src, st.config, st.data, redis_url, proxy_url=proxy)
+            console.print(json.dumps({k: v for k, v in result.to_json().items() if k != "stats"}, indent=2))
+            if result.finish_reason != "finished":
+                raise typer.Exit(1)
+    except (ValueError, TimeoutError) as exc:
+        fail(str(exc))

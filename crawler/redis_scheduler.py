@@ -1,0 +1,49 @@
+"""scrapy-redis's scheduler, adapted to Scrapy 2.19's stats and logging API (no deprecated calls).
+
+The behaviour is scrapy-redis's (shared queue + Redis duplicate filter); only the
+``spider=`` arguments to the stats collector and ``Spider.log`` are gone, which Scrapy
+2.19 deprecates and which would otherwise warn on every request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.utils.misc import load_object
+from scrapy_redis.scheduler import Scheduler
+
+__all__ = ["RedisScheduler"]
+
+
+class RedisScheduler(Scheduler):
+    def open(self, spider: Any) -> None:
+        self.spider = spider
+        try:
+            self.queue = load_object(self.queue_cls)(server=self.server, spider=spider,
+                                                     key=self.queue_key % {"spider": spider.name},
+                                                     serializer=self.serializer)
+        except TypeError as exc:
+            raise ValueError(f"Failed to instantiate queue class {self.queue_cls!r}: {exc}") from exc
+        if not self.df:
+            self.df = load_object(self.dupefilter_cls).from_spider(spider)
+        if self.flush_on_start:
+            self.flush()
+        if queued := len(self.queue):
+            spider.logger.info("joining a crawl round with %d requests queued", queued)
+
+    def enqueue_request(self, request: Any) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            if self.stats:
+                self.stats.inc_value("narcwatch/redis/duplicate")
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
+    def next_request(self) -> Any:
+        request = self.queue.pop(self.idle_before_close)
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
