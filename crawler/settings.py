@@ -130,6 +130,7 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
         "BOT_NAME": "narcwatch",
         "ROBOTSTXT_OBEY": False,  # dark markets serve no robots.txt; politeness is per source below
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,  # a crawl host opens no listening port of its own
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
         "LOG_LEVEL": "INFO",
         "USER_AGENT": "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0",  # Tor Browser's
