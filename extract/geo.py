@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.extract.models import Extraction
+from narcwatch.extract.tokenizer import raw_text
 
 __all__ = ["find_shipping", "make_geo", "place_code"]
 
@@ -282,7 +283,7 @@ class GeoComponent:
             facts = doc._.nw_facts = Extraction()
         ctx = doc._.nw_context or {}
         fields = ctx.get("fields") if isinstance(ctx.get("fields"), dict) else None
-        sf, st = find_shipping(doc.text[: self.max_chars], fields)
+        sf, st = find_shipping(raw_text(doc)[: self.max_chars], fields)
         _add(facts.ships_from, sf)
         _add(facts.ships_to, st)
         return doc

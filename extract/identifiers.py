@@ -36,6 +36,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.extract.models import CasNumber, Extraction, Identifier, IdentifierKind
+from narcwatch.extract.tokenizer import raw_text
 from narcwatch.extract.validators.cas import cas_valid
 from narcwatch.extract.validators.onion import is_onion_v2_shape, onion_v3_valid
 from narcwatch.extract.validators.pgp import parse_armored_keys
@@ -374,12 +375,13 @@ class IdentifierFinder:
         facts = doc._.nw_facts
         if facts is None:
             facts = doc._.nw_facts = Extraction()
-        found = self._find(doc.text)
+        text = raw_text(doc)
+        found = self._find(text)
         if self.kinds is not None:
             found = [i for i in found if i.kind.value in self.kinds]
         facts.identifiers.extend(found)
         if self.cas:
-            facts.cas.extend(find_cas(doc.text))
+            facts.cas.extend(find_cas(text))
         return doc
 
 
