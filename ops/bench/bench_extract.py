@@ -62,4 +62,26 @@ def whole_pipeline(n: int = 3000) -> list[Result]:
     ]
 
 
-BENCHMARKS = {"extract": whole_pipeline}
+def linearity(sizes: tuple[int, ...] = (500, 5_000, 50_000)) -> list[Result]:
+    """CPU time per character of one text of each size (Agora listings concatenated):
+    flat means linear; a super-linear path shows as a growing figure."""
+    if not AGORA.exists():
+        return [Result("extract.linearity", 0.0, "us/char", f"skipped: {AGORA} not found")]
+    build_pipeline()
+    corpus = "\n".join(_texts(200))
+    out = []
+    for size in sizes:
+        text = (corpus * (size // len(corpus) + 1))[:size]
+        reps = max(1, 200_000 // size)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            for _ in range(reps):
+                for _ in extract_many([(None, text)]):
+                    pass
+            best = min(best, (time.process_time() - t0) / reps)
+        out.append(Result(f"extract.linearity.{size}", best / size * 1e6, "us/char", f"one text of {size:,} chars, CPU time"))
+    return out
+
+
+BENCHMARKS = {"extract": whole_pipeline, "extract_linearity": linearity}
