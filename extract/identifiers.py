@@ -49,8 +49,10 @@ Span = tuple[int, int]
 # -- PGP ------------------------------------------------------------------------------
 _ARMOR_BEGIN = re.compile(r"-{3,5} ?BEGIN PGP PUBLIC KEY BLOCK ?-{3,5}")
 _ARMOR_END = re.compile(r"-{3,5} ?END PGP PUBLIC KEY BLOCK ?-{3,5}")
-_FPR_GROUPED = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{4}(?:[ \u00a0]{1,2}[0-9A-Fa-f]{4}){9}(?![0-9A-Za-z])")
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{40,66}(?![0-9A-Za-z])")
+# The look-behind sits after the first hex digit (width 2: "not alnum, then this digit"),
+# so the pattern starts with a character set and CPython skips to candidates in C.
+_FPR_GROUPED = re.compile(r"[0-9A-Fa-f](?<![0-9A-Za-z].)[0-9A-Fa-f]{3}(?:[ \u00a0]{1,2}[0-9A-Fa-f]{4}){9}(?![0-9A-Za-z])")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f](?<![0-9A-Za-z].)[0-9A-Fa-f]{39,65}(?![0-9A-Za-z])")
 _KEY_CUE = re.compile(r"(?i)fingerprint|\bfpr\b|\bpgp\b|\bgpg\b|openpgp|\bkey\b|schl[uü]ssel|ключ")
 
 # -- onion, Telegram, messengers --------------------------------------------------------
@@ -77,6 +79,13 @@ _APP_CUED = re.compile(
     r"(?i)\b(wickr(?: ?me)?|signal|wire|session)\b(?: ?(?:id|username|user|handle|contact|number|nr|no))?"
     r" {0,2}[:=] {0,2}(@?[A-Za-z0-9][A-Za-z0-9._-]{2,39}|\+?[\d][\d ()./-]{6,20}\d)"
 )
+# "Contact: Wickr name" / "Contact: Threema ABCDEFGH": a contact label before the app name
+# is as strong a cue as a ":" after it ("my tg is name", with neither, stays unclaimed).
+_CONTACT_APP = re.compile(
+    r"(?i)\b(?:contact|kontakt|contacto|связь|контакт)[a-zа-я]{0,2} {0,2}: {0,2}(wickr(?: ?me)?|signal|wire|threema)"
+    r" {1,2}(@?[A-Za-z0-9*][A-Za-z0-9._*-]{2,39})(?![\w@*])"
+)
+_CONTACT_WORDS = ("contact", "kontakt", "связь", "контакт")
 
 # -- email, XMPP, phone ------------------------------------------------------------------
 _EMAIL = re.compile(
@@ -274,6 +283,30 @@ def _messengers(text: str, lower: str, claimed: list[Span]) -> list[Identifier]:
             end = start + len(raw.rstrip("._-")) if any(c.isalpha() for c in raw) else m.end(2)
             out.append(_ident(kind, value, text, start, end))
             claimed.append((start, end))
+    if any(w in lower for w in _CONTACT_WORDS):
+        out += _contact_labelled(text, {(i.kind, i.value) for i in out}, claimed)
+    return out
+
+
+def _contact_labelled(text: str, have: set[tuple[K, str]], claimed: list[Span]) -> list[Identifier]:
+    out = []
+    for m in _CONTACT_APP.finditer(text):
+        app, raw = m.group(1).lower(), m.group(2).rstrip("._-")
+        if app == "threema":
+            if len(raw) != 8 or not all(c.isdigit() or c == "*" or ("A" <= c <= "Z") for c in raw):
+                continue  # IDs are 8 of A-Z 0-9 *, written upper-case
+            kind, value = K.THREEMA, raw
+        elif any(c.isalpha() for c in raw) and "*" not in raw:
+            kind = K.WICKR if app.startswith("wickr") else K.SIGNAL if app == "signal" else K.WIRE
+            value = raw.lstrip("@").lower()
+        else:
+            continue  # a number after the app name is the phone pass's business
+        if (kind, value) in have:
+            continue
+        have.add((kind, value))
+        start = m.start(2)
+        out.append(_ident(kind, value, text, start, start + len(raw)))
+        claimed.append((start, start + len(raw)))
     return out
 
 

@@ -256,6 +256,10 @@ def find_quantities(text: str) -> list[Quantity]:
                 prev = out.pop()  # "(1000µg) x200": the count of the dose before it
                 out.append(Quantity(n, "unit", prev.start, end, prev.amount, prev.unit))
             elif n:
+                if pending_count is not None:
+                    # Two bare counts in a row ("5x 32$ | 10x 59$"): the first had no dose
+                    # after it, so it is a count of pieces on its own.
+                    out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))
                 pending_count = (n, start, end)
             continue
         unit = _unit(unit_raw) if unit_raw else None
@@ -300,8 +304,10 @@ def find_quantities(text: str) -> list[Quantity]:
             else:
                 out.append(Quantity(amount, unit, start, end))
         pending_count = None
-    if not out and pending_count is not None:
-        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))  # "5x Green Partyflock"
+    if pending_count is not None and (not out or out[-1].unit == "unit" and out[-1].dose is None
+                                      and out[-1].end <= pending_count[1]):
+        # "5x Green Partyflock", or the last of a row of bare counts ("... | 50x 242$")
+        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))
     return out
 
 
