@@ -153,3 +153,28 @@ def test_verify_needs_an_archive(world: tuple[SqliteStore, Path, list[Listing]])
     with pytest.raises(ValueError, match="evidence"):
         reextract(store, None)
     assert reextract(store, None, verify=False).verified == 0
+
+
+def test_cli_reextract_on_a_data_dir(data_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from narcwatch.cli import app
+    from narcwatch.crawler.paths import DataDir
+
+    data = DataDir.at(data_dir)
+    archive = EvidenceArchive(data.evidence, "sandbox-market", "c1")
+    listing = _listing(archive, 7)
+    archive.close()
+    store = SqliteStore(data.store)
+    store.ingest([(listing, _old_extraction(listing))])
+    store.close()
+
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), "reextract"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 documents, 1 verified, 1 updated, 1 retroactive matches" in result.output
+    store = SqliteStore(data.store)
+    try:
+        assert "Xylazine" in store.listing(listing.key).current["substances"]  # type: ignore[union-attr]
+    finally:
+        store.close()
