@@ -51,7 +51,8 @@ if not Doc.has_extension("nw_norm"):
 if not Doc.has_extension("nw_facts"):
     Doc.set_extension("nw_facts", default=None)
 if not Doc.has_extension("nw_context"):
-    # Per-call context: {"capture_date": date, "rates": RateProvider, "fields": {...}}
+    # Per-call context: {"capture_date": date, "rates": RateProvider, "fields": {...},
+    # "source_kind": "telegram" | "market" | ...}
     Doc.set_extension("nw_context", default=None)
 
 
@@ -97,11 +98,15 @@ def extract(text: str, *, id: str | None = None, capture_date: date | None = Non
     return facts
 
 
-def extract_many(items: Iterable[tuple[str | None, str]], batch_size: int = 256) -> Iterator[Extraction]:
-    """Extract from ``(id, text)`` pairs, streaming (one process: n_process=2 is slower here)."""
+def extract_many(items: Iterable[tuple[str | None, str]], batch_size: int = 256,
+                 context: dict | None = None) -> Iterator[Extraction]:
+    """Extract from ``(id, text)`` pairs, streaming (one process: n_process=2 is slower here).
+
+    ``context`` applies to every item (``{"source_kind": "telegram"}`` for a channel's messages).
+    """
     nlp = build_pipeline()
     pairs = list(items) if not isinstance(items, list) else items
-    docs = (_prepare(nlp, text, None) for _, text in pairs)
+    docs = (_prepare(nlp, text, context) for _, text in pairs)
     for (item_id, _), doc in zip(pairs, nlp.pipe(docs, batch_size=batch_size), strict=True):
         facts: Extraction = doc._.nw_facts
         facts.id = item_id
