@@ -36,9 +36,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.extract.models import CasNumber, Extraction, Identifier, IdentifierKind
+from narcwatch.extract.tokenizer import raw_text
 from narcwatch.extract.validators.cas import cas_valid
 from narcwatch.extract.validators.onion import is_onion_v2_shape, onion_v3_valid
-from narcwatch.extract.validators.pgp import parse_armored_keys
+from narcwatch.extract.validators.pgp import parse_armored_keys, signature_issuers
 
 __all__ = ["IdentifierFinder", "find_cas", "find_identifiers", "make_identifiers"]
 
@@ -48,8 +49,12 @@ Span = tuple[int, int]
 # -- PGP ------------------------------------------------------------------------------
 _ARMOR_BEGIN = re.compile(r"-{3,5} ?BEGIN PGP PUBLIC KEY BLOCK ?-{3,5}")
 _ARMOR_END = re.compile(r"-{3,5} ?END PGP PUBLIC KEY BLOCK ?-{3,5}")
-_FPR_GROUPED = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{4}(?:[ \u00a0]{1,2}[0-9A-Fa-f]{4}){9}(?![0-9A-Za-z])")
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{40,66}(?![0-9A-Za-z])")
+_SIG_BEGIN = re.compile(r"-{3,5} ?BEGIN PGP SIGNATURE ?-{3,5}")
+_SIG_END = re.compile(r"-{3,5} ?END PGP SIGNATURE ?-{3,5}")
+# The look-behind sits after the first hex digit (width 2: "not alnum, then this digit"),
+# so the pattern starts with a character set and CPython skips to candidates in C.
+_FPR_GROUPED = re.compile(r"[0-9A-Fa-f](?<![0-9A-Za-z].)[0-9A-Fa-f]{3}(?:[ \u00a0]{1,2}[0-9A-Fa-f]{4}){9}(?![0-9A-Za-z])")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f](?<![0-9A-Za-z].)[0-9A-Fa-f]{39,65}(?![0-9A-Za-z])")
 _KEY_CUE = re.compile(r"(?i)fingerprint|\bfpr\b|\bpgp\b|\bgpg\b|openpgp|\bkey\b|schl[uü]ssel|ключ")
 
 # -- onion, Telegram, messengers --------------------------------------------------------
@@ -76,6 +81,13 @@ _APP_CUED = re.compile(
     r"(?i)\b(wickr(?: ?me)?|signal|wire|session)\b(?: ?(?:id|username|user|handle|contact|number|nr|no))?"
     r" {0,2}[:=] {0,2}(@?[A-Za-z0-9][A-Za-z0-9._-]{2,39}|\+?[\d][\d ()./-]{6,20}\d)"
 )
+# "Contact: Wickr name" / "Contact: Threema ABCDEFGH": a contact label before the app name
+# is as strong a cue as a ":" after it ("my tg is name", with neither, stays unclaimed).
+_CONTACT_APP = re.compile(
+    r"(?i)\b(?:contact|kontakt|contacto|связь|контакт)[a-zа-я]{0,2} {0,2}: {0,2}(wickr(?: ?me)?|signal|wire|threema)"
+    r" {1,2}(@?[A-Za-z0-9*][A-Za-z0-9._*-]{2,39})(?![\w@*])"
+)
+_CONTACT_WORDS = ("contact", "kontakt", "связь", "контакт")
 
 # -- email, XMPP, phone ------------------------------------------------------------------
 _EMAIL = re.compile(
@@ -177,6 +189,23 @@ def _pgp_blocks(text: str) -> tuple[list[Identifier], list[Span]]:
     return out, spans
 
 
+def _signature_issuers(text: str) -> tuple[list[Identifier], list[Span]]:
+    """The issuer fingerprint a signed post's signature names (subpacket 33): the signer's
+    key as claimed, so 0.9 - nothing here verifies the signature."""
+    out: list[Identifier] = []
+    spans: list[Span] = []
+    pos = 0
+    while (begin := _SIG_BEGIN.search(text, pos)) is not None:
+        end = _SIG_END.search(text, begin.end())
+        if end is None:
+            break
+        spans.append((begin.start(), end.end()))
+        for fpr in signature_issuers(text[begin.end() : end.start()]):
+            out.append(_ident(K.PGP_FINGERPRINT, fpr, text, begin.start(), end.end(), 0.9))
+        pos = end.end()
+    return out, spans
+
+
 def _pgp_fingerprints(text: str, lower: str, blocks: list[Span]) -> list[Identifier]:
     out: list[Identifier] = []
     for m in _FPR_GROUPED.finditer(text):
@@ -207,7 +236,7 @@ def _onions(text: str, lower: str) -> list[Identifier]:
     return out
 
 
-def _telegram(text: str, lower: str) -> list[Identifier]:
+def _telegram(text: str, lower: str, in_telegram: bool = False) -> list[Identifier]:
     out: list[Identifier] = []
     claimed = _Claims()
     has_link = "t.me/" in lower or "telegram.me/" in lower or "telegram.dog/" in lower
@@ -221,8 +250,8 @@ def _telegram(text: str, lower: str) -> list[Identifier]:
             value = "@" + path.lower()
         out.append(_ident(K.TELEGRAM, value, text, m.start(), m.end()))
         claimed.append(m.span())
-    if not any(w in lower for w in _TG_WORDS):
-        return out  # handles need a Telegram cue
+    if not in_telegram and not any(w in lower for w in _TG_WORDS):
+        return out  # handles need a Telegram cue (a Telegram channel is one)
     for m in _TG_CUED_NAME.finditer(text):
         if m.group(1).lower() in _TG_STOP:
             continue
@@ -234,7 +263,7 @@ def _telegram(text: str, lower: str) -> list[Identifier]:
             if len(name) < 5 or name.endswith("_") or name.lower() in _TG_STOP or _inside(m.start(), claimed):
                 continue
             after = text[m.end() : m.end() + 20]
-            if _cued(text, m.start(), _TG_CUE) or _TG_CUE.search(after):
+            if in_telegram or _cued(text, m.start(), _TG_CUE) or _TG_CUE.search(after):
                 out.append(_ident(K.TELEGRAM, "@" + name.lower(), text, m.start(), m.end()))
     return out
 
@@ -273,6 +302,30 @@ def _messengers(text: str, lower: str, claimed: list[Span]) -> list[Identifier]:
             end = start + len(raw.rstrip("._-")) if any(c.isalpha() for c in raw) else m.end(2)
             out.append(_ident(kind, value, text, start, end))
             claimed.append((start, end))
+    if any(w in lower for w in _CONTACT_WORDS):
+        out += _contact_labelled(text, {(i.kind, i.value) for i in out}, claimed)
+    return out
+
+
+def _contact_labelled(text: str, have: set[tuple[K, str]], claimed: list[Span]) -> list[Identifier]:
+    out = []
+    for m in _CONTACT_APP.finditer(text):
+        app, raw = m.group(1).lower(), m.group(2).rstrip("._-")
+        if app == "threema":
+            if len(raw) != 8 or not all(c.isdigit() or c == "*" or ("A" <= c <= "Z") for c in raw):
+                continue  # IDs are 8 of A-Z 0-9 *, written upper-case
+            kind, value = K.THREEMA, raw
+        elif any(c.isalpha() for c in raw) and "*" not in raw:
+            kind = K.WICKR if app.startswith("wickr") else K.SIGNAL if app == "signal" else K.WIRE
+            value = raw.lstrip("@").lower()
+        else:
+            continue  # a number after the app name is the phone pass's business
+        if (kind, value) in have:
+            continue
+        have.add((kind, value))
+        start = m.start(2)
+        out.append(_ident(kind, value, text, start, start + len(raw)))
+        claimed.append((start, start + len(raw)))
     return out
 
 
@@ -318,13 +371,20 @@ def _phones(text: str, lower: str, claimed: list[Span]) -> list[Identifier]:
     return out
 
 
-def find_identifiers(text: str) -> list[Identifier]:
-    """Every contact identifier in ``text``, sorted by offset (see module doc)."""
+def find_identifiers(text: str, *, in_telegram: bool = False) -> list[Identifier]:
+    """Every contact identifier in ``text``, sorted by offset (see module doc).
+
+    ``in_telegram``: the text is a Telegram message, where a bare ``@name`` is a Telegram
+    username (elsewhere it needs a Telegram cue nearby).
+    """
     if not isinstance(text, str) or not text:
         return []
     lower = text.lower()
     keys, blocks = _pgp_blocks(text) if "pgp public key" in lower else ([], [])
-    out = keys + _pgp_fingerprints(text, lower, blocks) + _onions(text, lower) + _telegram(text, lower)
+    if "pgp signature" in lower:
+        issuers, sig_blocks = _signature_issuers(text)
+        keys, blocks = keys + issuers, sorted(blocks + sig_blocks)
+    out = keys + _pgp_fingerprints(text, lower, blocks) + _onions(text, lower) + _telegram(text, lower, in_telegram)
     claimed = _Claims(blocks)
     out += _messengers(text, lower, claimed)
     out += [i for i in _emails(text) if not _inside(i.start, blocks)]
@@ -374,12 +434,17 @@ class IdentifierFinder:
         facts = doc._.nw_facts
         if facts is None:
             facts = doc._.nw_facts = Extraction()
-        found = self._find(doc.text)
+        text = raw_text(doc)
+        ctx = doc._.nw_context
+        if isinstance(ctx, dict) and ctx.get("source_kind") == "telegram" and self._find is find_identifiers:
+            found = find_identifiers(text, in_telegram=True)
+        else:
+            found = self._find(text)
         if self.kinds is not None:
             found = [i for i in found if i.kind.value in self.kinds]
         facts.identifiers.extend(found)
         if self.cas:
-            facts.cas.extend(find_cas(doc.text))
+            facts.cas.extend(find_cas(text))
         return doc
 
 

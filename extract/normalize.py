@@ -36,6 +36,8 @@ from itertools import pairwise
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from narcwatch.extract.tokenizer import raw_text
+
 __all__ = ["HOMOGLYPHS", "LEET", "Normalized", "make_normalizer", "normalize"]
 
 # Cyrillic and Greek letters that render like a Latin letter (after lower-casing).
@@ -358,9 +360,5 @@ class NormalizeComponent:
     """Sets ``doc._.nw_norm`` to :func:`normalize` of ``doc.text``."""
 
     def __call__(self, doc: Doc) -> Doc:
-        # spaCy rebuilds doc.text from the tokens on every access (~0.1 ms for a listing);
-        # a caller that knows the raw text may pass it as nw_context["text"].
-        ctx = doc._.nw_context
-        raw = ctx.get("text") if isinstance(ctx, dict) else None
-        doc._.nw_norm = normalize(raw if isinstance(raw, str) else doc.text)
+        doc._.nw_norm = normalize(raw_text(doc))
         return doc

@@ -39,6 +39,7 @@ from narcwatch.extract.models import Extraction, Offer
 from narcwatch.extract.money import PriceSpan, find_priced, parse_price
 from narcwatch.extract.quantity import Quantity, find_purity, find_quantities, to_grams
 from narcwatch.extract.rates import ChainRateProvider, PageRateProvider, RateProvider, convert
+from narcwatch.extract.tokenizer import raw_text
 
 __all__ = ["find_offers", "make_offers"]
 
@@ -283,7 +284,7 @@ class OffersComponent:
         fields = ctx.get("fields") if isinstance(ctx.get("fields"), dict) else {}
         on = ctx.get("capture_date") if isinstance(ctx.get("capture_date"), date) else None
         rates = ctx.get("rates")
-        facts.offers.extend(find_offers(doc.text[: self.max_chars], rates, on, price=_context_price(fields or {})))
+        facts.offers.extend(find_offers(raw_text(doc)[: self.max_chars], rates, on, price=_context_price(fields or {})))
         return doc
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterable[Doc]:

@@ -8,6 +8,11 @@ Contract between components (each lives in its own module and registers itself w
   match exact strings (wallets, PGP blocks) read ``doc.text``.
 * ``doc._.nw_facts`` - the ``Extraction`` being built; each component appends its facts
   with offsets into ``doc.text``.
+* ``raw_text(doc)`` (``narcwatch.extract.tokenizer``) - ``doc.text`` without spaCy's
+  rebuild-from-tokens on every access; components read it instead of ``doc.text``.
+
+The tokenizer is ``narcwatch.whitespace_tokenizer.v1``: no component reads tokens, and
+spaCy's rule-based tokenizer cost more than all the components together.
 
 ``extract(text)`` and ``extract_many(texts)`` are the public entry points.
 """
@@ -24,10 +29,12 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.extract.models import Extraction
+from narcwatch.extract.tokenizer import RAW_KEY
 
-__all__ = ["COMPONENTS", "PIPELINE_VERSION", "build_pipeline", "extract", "extract_many"]
+__all__ = ["COMPONENTS", "PIPELINE_VERSION", "TOKENIZER", "build_pipeline", "extract", "extract_many"]
 
 PIPELINE_VERSION = "0.1"
+TOKENIZER = {"@tokenizers": "narcwatch.whitespace_tokenizer.v1"}
 
 # (factory name, module that registers it). Order matters: normalisation first.
 COMPONENTS: list[tuple[str, str]] = [
@@ -44,7 +51,8 @@ if not Doc.has_extension("nw_norm"):
 if not Doc.has_extension("nw_facts"):
     Doc.set_extension("nw_facts", default=None)
 if not Doc.has_extension("nw_context"):
-    # Per-call context: {"capture_date": date, "rates": RateProvider, "fields": {...}}
+    # Per-call context: {"capture_date": date, "rates": RateProvider, "fields": {...},
+    # "source_kind": "telegram" | "market" | ...}
     Doc.set_extension("nw_context", default=None)
 
 
@@ -57,7 +65,7 @@ def _facts_init(doc: Doc) -> Doc:
 @lru_cache(maxsize=4)
 def build_pipeline(lang: str = "xx") -> Language:
     """A blank multilingual pipeline with every available narcwatch component."""
-    nlp = spacy.blank(lang)
+    nlp = spacy.blank(lang, config={"nlp": {"tokenizer": TOKENIZER}})
     nlp.max_length = 5_000_000
     nlp.add_pipe("narcwatch_facts_init")
     for factory, module in COMPONENTS:
@@ -75,6 +83,7 @@ def build_pipeline(lang: str = "xx") -> Language:
 def _prepare(nlp: Language, text: str, context: dict | None) -> Doc:
     doc = nlp.make_doc(text)
     # The raw string rides along: ``doc.text`` is rebuilt from tokens on every access.
+    doc.user_data[RAW_KEY] = text
     doc._.nw_context = {**(context or {}), "text": text}
     return doc
 
@@ -89,11 +98,15 @@ def extract(text: str, *, id: str | None = None, capture_date: date | None = Non
     return facts
 
 
-def extract_many(items: Iterable[tuple[str | None, str]], batch_size: int = 256) -> Iterator[Extraction]:
-    """Extract from ``(id, text)`` pairs, streaming (one process: n_process=2 is slower here)."""
+def extract_many(items: Iterable[tuple[str | None, str]], batch_size: int = 256,
+                 context: dict | None = None) -> Iterator[Extraction]:
+    """Extract from ``(id, text)`` pairs, streaming (one process: n_process=2 is slower here).
+
+    ``context`` applies to every item (``{"source_kind": "telegram"}`` for a channel's messages).
+    """
     nlp = build_pipeline()
     pairs = list(items) if not isinstance(items, list) else items
-    docs = (_prepare(nlp, text, None) for _, text in pairs)
+    docs = (_prepare(nlp, text, context) for _, text in pairs)
     for (item_id, _), doc in zip(pairs, nlp.pipe(docs, batch_size=batch_size), strict=True):
         facts: Extraction = doc._.nw_facts
         facts.id = item_id

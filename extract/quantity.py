@@ -225,16 +225,48 @@ def _dec(raw: str | None) -> Decimal | None:
         return None
 
 
+def _word_matches(text: str) -> list[re.Match[str]]:
+    """``list(_WORD_RE.finditer(text))``, scanning only windows around the key words.
+
+    Every word quantity ends with one of ``_WORD_KEYS`` and starts at most 24 characters
+    before it, so matches outside those windows cannot exist; an IGNORECASE alternation
+    that starts with a look-behind is otherwise tried at every position of the text.
+    """
+    low = text.lower()
+    if len(low) != len(text):  # a character lower-cases to two: offsets differ, scan it all
+        return list(_WORD_RE.finditer(text)) if any(k in text.casefold() for k in _WORD_KEYS) else []
+    n = len(text)
+    windows: list[tuple[int, int]] = []
+    for key in _WORD_KEYS:
+        i = low.find(key)
+        while i >= 0:
+            windows.append((max(0, i - 24), min(n, i + len(key) + 24)))
+            i = low.find(key, i + 1)
+    if not windows:
+        return []
+    windows.sort()
+    out: list[re.Match[str]] = []
+    start, end = windows[0]
+    for s, e in windows[1:]:
+        if s <= end:
+            end = max(end, e)
+            continue
+        out += _WORD_RE.finditer(text, start, end)
+        start, end = s, e
+    out += _WORD_RE.finditer(text, start, end)
+    return out
+
+
 def find_quantities(text: str) -> list[Quantity]:
     """Every quantity in ``text`` in order; counts of dosed pieces merged (``10x 2mg``)."""
     if not text or not isinstance(text, str):
         return []
     out: list[Quantity] = []
     pending_count: tuple[Decimal, int, int] | None = None  # "1000 x" waiting for its dose
-    low = text.casefold()
     matches = list(_QTY.finditer(text))
-    if any(k in low for k in _WORD_KEYS):
-        matches += list(_WORD_RE.finditer(text))
+    words = _word_matches(text)
+    if words:
+        matches += words
         matches.sort(key=lambda m: m.start())
     last_end = -1
     for m in matches:
@@ -256,6 +288,10 @@ def find_quantities(text: str) -> list[Quantity]:
                 prev = out.pop()  # "(1000µg) x200": the count of the dose before it
                 out.append(Quantity(n, "unit", prev.start, end, prev.amount, prev.unit))
             elif n:
+                if pending_count is not None:
+                    # Two bare counts in a row ("5x 32$ | 10x 59$"): the first had no dose
+                    # after it, so it is a count of pieces on its own.
+                    out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))
                 pending_count = (n, start, end)
             continue
         unit = _unit(unit_raw) if unit_raw else None
@@ -300,8 +336,10 @@ def find_quantities(text: str) -> list[Quantity]:
             else:
                 out.append(Quantity(amount, unit, start, end))
         pending_count = None
-    if not out and pending_count is not None:
-        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))  # "5x Green Partyflock"
+    if pending_count is not None and (not out or out[-1].unit == "unit" and out[-1].dose is None
+                                      and out[-1].end <= pending_count[1]):
+        # "5x Green Partyflock", or the last of a row of bare counts ("... | 50x 242$")
+        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))
     return out
 
 

@@ -44,6 +44,7 @@ from spacy.tokens import Doc
 from narcwatch.extract.lexicon import Entry, Lexicon, NameKind, load_lexicon
 from narcwatch.extract.models import SubstanceMention
 from narcwatch.extract.normalize import Normalized, normalize
+from narcwatch.extract.tokenizer import raw_text
 
 __all__ = ["SubstanceMatcher", "find_substances", "make_substances", "matcher_for"]
 
@@ -482,9 +483,9 @@ class SubstancesComponent:
         assert self._matcher is not None
         norm = doc._.nw_norm
         if isinstance(norm, Normalized):
-            raw = norm.raw  # == doc.text, which spaCy rebuilds from the tokens on every access
+            raw = norm.raw  # == raw_text(doc)
         else:
-            raw = doc.text
+            raw = raw_text(doc)
             norm = normalize(raw)
         mentions = self._matcher.find(raw, norm)
         if self.novel:

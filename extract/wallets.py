@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.extract.models import Extraction, Wallet
+from narcwatch.extract.tokenizer import raw_text
 from narcwatch.extract.validators.addresses import CHAINS, classify
 
 __all__ = ["WalletFinder", "find_wallets", "make_wallets"]
@@ -75,7 +76,7 @@ class WalletFinder:
         facts = doc._.nw_facts
         if facts is None:
             facts = doc._.nw_facts = Extraction()
-        facts.wallets.extend(find_wallets(doc.text, self.chains))
+        facts.wallets.extend(find_wallets(raw_text(doc), self.chains))
         return doc
 
 

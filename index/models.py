@@ -24,6 +24,7 @@ class EventType(StrEnum):
     VENDOR_NEW_MARKET = "VENDOR_NEW_MARKET"
     IDENTIFIER_FIRST_SEEN = "IDENTIFIER_FIRST_SEEN"
     NOVEL_SUBSTANCE = "NOVEL_SUBSTANCE"
+    RETROACTIVE_MATCH = "RETROACTIVE_MATCH"  # a re-extraction found a substance the stored extraction missed
 
 
 class ChangeEvent(BaseModel):

@@ -20,7 +20,7 @@ import statistics
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -757,6 +757,51 @@ class SqliteStore:
                 self._gen += 1
                 self._changed_at = time.monotonic()
         return changed
+
+    # re-extraction (narcwatch.reextract) ----------------------------------------------
+    def iter_documents(self, batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every current document (listings and posts), in key order, read in pages so a
+        long replay holds no cursor open across the writes it makes."""
+        last = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT key, doc FROM docs WHERE key > ? ORDER BY key LIMIT ?",
+                                        (last, batch)).fetchall()
+            if not rows:
+                return
+            for key, doc in rows:
+                yield json.loads(doc)
+            last = rows[-1][0]
+
+    def update_extractions(self, docs: Sequence[dict[str, Any]], events: Sequence[ChangeEvent] = ()) -> int:
+        """Replace the extracted fields of current documents (same keys) and record ``events``;
+        the observation history (snapshots, first/last seen) is left as it was captured."""
+        if not docs and not events:
+            return 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                n = 0
+                for d in docs:
+                    cur = db.execute(
+                        """UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=?, doc=? WHERE key=?""",
+                        (_f(d.get("usd_per_gram")), _f(d.get("usd_per_unit")), int(bool(d.get("novel"))),
+                         dumps(d), d["key"]))
+                    if not cur.rowcount:
+                        continue
+                    rid = db.execute("SELECT rid FROM docs WHERE key = ?", (d["key"],)).fetchone()[0]
+                    db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
+                    db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
+                                   [(f, v.lower(), rid) for f in MULTI_FIELDS for v in d.get(f) or ()
+                                    if isinstance(v, str)])
+                    n += 1
+                self._write_events(events)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return n
 
     def close(self) -> None:
         with self._lock:

@@ -208,3 +208,48 @@ def parse_armored_keys(inner: str) -> list[PgpKey]:
                 current["subs"].append(sub[0])
     flush()
     return keys
+
+
+def _subpackets(data: bytes) -> list[tuple[int, bytes]] | None:
+    """``[(type, body), ...]`` of a signature subpacket area (RFC 4880 5.2.3.1)."""
+    out: list[tuple[int, bytes]] = []
+    i, n = 0, len(data)
+    while i < n:
+        o = data[i]
+        if o < 192:
+            length, i = o, i + 1
+        elif o < 255:
+            if i + 1 >= n:
+                return None
+            length, i = ((o - 192) << 8) + data[i + 1] + 192, i + 2
+        else:
+            if i + 4 >= n:
+                return None
+            length, i = int.from_bytes(data[i + 1:i + 5], "big"), i + 5
+        if length < 1 or i + length > n:
+            return None
+        out.append((data[i] & 0x7F, data[i + 1:i + length]))
+        i += length
+    return out
+
+
+def signature_issuers(inner: str) -> list[str]:
+    """Issuer fingerprints (subpacket 33, hex upper-case) of the v4/v5 signatures in an
+    armored ``PGP SIGNATURE`` block: the key the signer names, not a verified signature."""
+    data = dearmor(inner)
+    packets = parse_packets(data) if data else None
+    out: list[str] = []
+    for tag, body in packets or ():
+        if tag != 2 or len(body) < 6 or body[0] not in (4, 5):
+            continue
+        hashed_len = int.from_bytes(body[4:6], "big")
+        hashed = body[6:6 + hashed_len]
+        rest = body[6 + hashed_len:]
+        unhashed = rest[2:2 + int.from_bytes(rest[:2], "big")] if len(rest) >= 2 else b""
+        for area in (hashed, unhashed):
+            for sub_type, sub in _subpackets(area) or ():
+                if sub_type == 33 and len(sub) in (21, 33) and sub[0] in (4, 5):
+                    fpr = sub[1:].hex().upper()
+                    if fpr not in out:
+                        out.append(fpr)
+    return out

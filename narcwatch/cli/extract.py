@@ -16,7 +16,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from narcwatch.cli._common import not_available
+from narcwatch.cli._common import console, fail, state
 
 __all__ = ["parse_line", "register", "run_extract"]
 
@@ -82,6 +82,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         run_extract(sys.stdin, sys.stdout, batch_size)
 
-    @app.command(help="Replay the evidence archive through the current pipeline and update the index.")
-    def reextract(ctx: typer.Context) -> None:
-        not_available("re-extraction (issue: Extraction)")
+    @app.command(help="Replay the stored documents through the current pipeline (each capture verified against "
+                      "the evidence archive) and update the index; new matches are marked retroactive.")
+    def reextract(
+        ctx: typer.Context,
+        verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Skip documents whose capture no longer hashes right.")] = True,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    ) -> None:
+        from narcwatch.index import open_store
+        from narcwatch.reextract import reextract as run
+
+        st = state(ctx)
+        store = open_store(st.config.store, st.data)
+        try:
+            if not hasattr(store, "iter_documents"):
+                fail(f"re-extraction is not available for the {st.config.store.backend} backend yet")
+            stats = run(store, st.data.evidence, verify=verify, dry_run=dry_run)  # type: ignore[arg-type]
+        finally:
+            store.close()
+        skipped = sum(stats.skipped.values())
+        console.print(f"{stats.documents} documents, {stats.verified if verify else stats.documents} verified, "
+                      f"{stats.updated} updated, {stats.retroactive} retroactive matches, {stats.events} events, "
+                      f"{skipped} skipped" + ("" if not skipped else f" {stats.skipped}"))

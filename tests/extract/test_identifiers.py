@@ -233,3 +233,19 @@ def test_many_identifiers_in_one_text() -> None:
     text = " ".join(f"mail{i}@example.invalid call +1 555 010 {1000 + i}" for i in range(3000))
     got = find_identifiers(text)
     assert sum(i.kind.value == "email" for i in got) == 3000 and sum(i.kind.value == "phone" for i in got) == 3000
+
+
+@pytest.mark.parametrize(("text", "in_telegram", "want"), [
+    ("Order: @fict_vendor_01", False, []),
+    ("Order: @fict_vendor_01", True, [("telegram", "@fict_vendor_01")]),
+    ("mail me at fict@example.invalid", True, [("email", "fict@example.invalid")]),
+    ("Contact: Wickr fict_shop26", False, [("wickr", "fict_shop26")]),
+    ("Contact: Threema KCKVXQJF", False, [("threema", "KCKVXQJF")]),
+    ("Kontakt: Signal fict.vendor.01", False, [("signal", "fict.vendor.01")]),
+    ("contact: threema contacts", False, []),  # an ID is 8 of A-Z 0-9 *, upper-case
+    ("Contact: Wickr 5551234567", False, []),  # digits after an app name: the phone pass decides
+])
+def test_context_and_contact_labels(text: str, in_telegram: bool, want: list[tuple[str, str]]) -> None:
+    got = [(i.kind.value, i.value) for i in find_identifiers(text, in_telegram=in_telegram)]
+    assert got == want
+    assert all(text[i.start:i.end] == i.text for i in find_identifiers(text, in_telegram=in_telegram))

@@ -362,3 +362,10 @@ def test_segwit_round_trip(program: bytes, hrp: str, version: int) -> None:
     got = classify(s)
     assert got is not None and got.program == program and got.witness_version == version
     assert got.kind == ("p2wsh" if version == 0 else "p2tr")
+
+
+@pytest.mark.parametrize("inner", ["", "garbage", "====", "\nwsE=\n=AAAA\n", "iQ" * 500, "\n\n" + "A" * 64 + "\n=abcd"])
+def test_signature_issuers_total_on_garbage(inner: str) -> None:
+    from narcwatch.extract.validators.pgp import signature_issuers
+
+    assert signature_issuers(inner) == []
