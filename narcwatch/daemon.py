@@ -104,7 +104,8 @@ class Daemon:
         self.alerts = AlertService.from_config(self.config, self.data, lookup=StoreDocuments(self.store),
                                                store=self.store).start()
         self.spool = Spool(self.data.spool)
-        self.ingest = _TimedIngestor(Ingestor(self.spool, self.store, on_events=self.alerts.on_events))
+        self.ingest = _TimedIngestor(Ingestor(self.spool, self.store, on_events=self.alerts.on_events,
+                                              source_kinds={s.id: s.kind.value for s in self.config.sources}))
         self._spawn("ingest", lambda: self.ingest.run_forever(self._ingest_stop))  # type: ignore[union-attr]
         self.scheduler = CrawlScheduler(self.supervisor, self.data.jobs / "jobs.sqlite",
                                         max_parallel=self.options.max_parallel,

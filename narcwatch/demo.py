@@ -102,7 +102,8 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
     alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
     try:
         with Spool(data.spool) as spool:
-            stats = Ingestor(spool, store, on_events=alerts.on_events).drain()
+            stats = Ingestor(spool, store, on_events=alerts.on_events,
+                             source_kinds={s.id: s.kind.value for s in config.sources}).drain()
         alerts.engine.flush()  # close digest windows: the demo ends now, not in an hour
         _wait_delivered(alerts, timeout=30.0)
         summary.alerts_by_rule = _alerts_by_rule(alerts)

@@ -57,18 +57,22 @@ def item_text(item: Listing | Post | VendorProfile) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _extract(item: Listing | Post | VendorProfile) -> Extraction:
+def _extract(item: Listing | Post | VendorProfile, source_kind: str | None = None) -> Extraction:
     fields: dict[str, object] = {}
     if isinstance(item, Listing):
         fields = {"ships_from": item.ships_from, "ships_to": item.ships_to, "price": item.price,
                   "displayed_prices": item.displayed_prices}
-    return extract(item_text(item), id=item.key, capture_date=item.seen_at.date(), fields=fields)
+    # The source's kind changes what text means (a bare @name in a Telegram message is a handle).
+    return extract(item_text(item), id=item.key, capture_date=item.seen_at.date(), fields=fields,
+                   source_kind=source_kind)
 
 
 class Ingestor:
     def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
-                 on_events: Callable[[list[ChangeEvent]], None] | None = None):
+                 on_events: Callable[[list[ChangeEvent]], None] | None = None,
+                 source_kinds: dict[str, str] | None = None):
         self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
+        self.source_kinds = source_kinds or {}  # source id -> market | forum | telegram | shop
         self.on_events = on_events
         self.stats = IngestStats()
 
@@ -104,7 +108,7 @@ class Ingestor:
                 except ValidationError as exc:
                     self._reject(entry, f"invalid {entry.kind}: {exc.errors()[0]['type']}")
                     continue
-                batch.append((item, _extract(item)))
+                batch.append((item, _extract(item, self.source_kinds.get(item.source))))
             elif entry.kind == "listing_seen":
                 try:
                     seen_item = ListingSeen.model_validate(entry.payload)
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
     try:
         with Spool(data.spool) as spool:
-            ingestor = Ingestor(spool, store, on_events=alerts.on_events)
+            ingestor = Ingestor(spool, store, on_events=alerts.on_events,
+                                source_kinds={src.id: src.kind.value for src in config.sources})
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < args.idle:
                 if ingestor.run_once():
