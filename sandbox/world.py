@@ -152,7 +152,9 @@ class Person:
     @cached_property
     def contacts(self) -> dict[str, str]:
         r = rng(self.seed, "contacts", self.index)
-        base = self.handle.lower().replace(" ", "_")
+        # Telegram and Wickr names are ASCII (a-z, 0-9, _): a Cyrillic market handle is
+        # transliterated, as Russian-speaking vendors do for their messenger names.
+        base = _messenger_name(self.handle)
         out = {"telegram": f"@{base}_{r.choice(['shop', 'official', 'bot', 'support', 'eu'])}"}
         if r.random() < 0.5:
             out["wickr"] = f"{base}{r.randint(10, 99)}"
@@ -161,6 +163,18 @@ class Person:
         if r.random() < 0.3:
             out["threema"] = "".join(r.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(8))
         return out
+
+
+_TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+                     ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
+                      "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"]))
+
+
+def _messenger_name(handle: str) -> str:
+    """A handle as a messenger username: lower case, Cyrillic transliterated, [a-z0-9_] only."""
+    out = "".join(_TRANSLIT.get(c, c) for c in handle.lower().replace(" ", "_"))
+    out = "".join(c for c in out if c.isascii() and (c.isalnum() or c == "_"))
+    return out if out[:1].isalpha() else f"v{out}"
 
 
 class World:

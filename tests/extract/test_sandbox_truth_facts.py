@@ -130,7 +130,7 @@ def test_identifier_precision_at_least_98(score: Score) -> None:
 def test_identifier_recall_at_least_98(score: Score) -> None:
     """1.0 (892/892, plus 34 impossible non-ASCII handles set apart) on seed 2; was 0.60
     before Telegram channel context, contact labels and signature issuer fingerprints."""
-    assert score.c["ids_impossible"] < 0.05 * score.c["ids_tp"]
+    assert score.c["ids_impossible"] == 0  # the sandbox now transliterates messenger names
     assert score.ratio("ids_tp", "ids_fn") >= 0.98
 
 
