@@ -1,0 +1,126 @@
+"""OPSEC: crawl credentials and API tokens never appear in logs, errors, evidence, spool,
+store or exports.
+
+A sandbox market that requires a login is crawled with credentials from
+``NARCWATCH_SECRET_*`` (a thread plays the human who answers the login CAPTCHA, as in
+tests/crawler/test_sessions.py), the spool is ingested, and the dashboard is used with a
+bearer API token (search, a bad request, a CSV export). Then every file under the data
+dir is searched for the secret values, WARC files decompressed first.
+
+Other OPSEC properties and where they are tested:
+* no packet to a non-loopback address in any test: ``netguard_plugin`` (this folder);
+* an onion request without a configured proxy is refused and counted:
+  tests/crawler/test_crawl_local.py::test_onion_request_without_proxy_is_refused_and_counted;
+* onion names reach the SOCKS proxy as names (remote DNS), never the resolver: the same
+  file's first test (ATYP 3 at the proxy) and the crawl child's resolver guard
+  (``crawler.netguard``; test_netguard.py shows a lookup is refused before any query).
+  Redirecting the system resolver to a fake DNS server would need changing
+  /etc/resolv.conf for the whole machine, which tests must not do;
+* the browser sends everything through the proxy: tests/crawler (Nebula crawl,
+  ``direct_onion_connections() == []``); a WebRTC STUN probe is not written yet;
+* the user agent and headers: test_hostile_pipeline.py::test_request_headers_match_the_profile.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from narcwatch.crawler import captcha
+from narcwatch.crawler.config import Config, TorConfig
+from narcwatch.crawler.paths import DataDir
+from narcwatch.crawler.runner import crawl_source
+from narcwatch.crawler.spool import Spool
+from narcwatch.dashboards.app import create_app
+from narcwatch.index import open_store
+from narcwatch.ingest import Ingestor
+from narcwatch.sandbox import SandboxServer, World
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboards"))
+from dash_helpers import ANALYST, FAST_ARGON2  # noqa: E402
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
+
+SOURCE = "velvet-market"
+PASSWORD = "nw-pass-9f3c1e7a-not-real"
+USERNAME = "nwuser-5d2b8c"
+
+
+class Human(threading.Thread):
+    """Answers the login CAPTCHA from the image it names (the sandbox knows what it drew)."""
+
+    def __init__(self, server: SandboxServer, data: Path) -> None:
+        super().__init__(daemon=True)
+        self.server, self.data, self.stop = server, data, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            for req in captcha.open_requests(self.data):
+                m = re.search(r"/captcha/([0-9a-z]{1,40})\.svg", req.image_url or "")
+                text = self.server.captcha_answer(req.source, m.group(1)) if m else ""
+                captcha.answer(self.data, req.source, req.id, text or "")
+
+
+def _haystacks(root: Path) -> list[tuple[Path, bytes]]:
+    out = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        if path.name.endswith(".gz") or raw[:2] == b"\x1f\x8b":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError):
+                pass
+        out.append((path, raw))
+    return out
+
+
+def test_credentials_and_api_tokens_never_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NARCWATCH_SECRET_VELVET_USERNAME", USERNAME)
+    monkeypatch.setenv("NARCWATCH_SECRET_VELVET_PASSWORD", PASSWORD)
+    data = DataDir.at(tmp_path / "data")
+    with SandboxServer(World(seed=1, size=120), require_login=True) as server:
+        src = server.source(SOURCE).as_source().model_copy(
+            update={"concurrency": 8, "autothrottle": False, "credentials": "velvet"})
+        cfg = Config(data_dir=data.root, tor=TorConfig(socks_url=server.socks_url, control=None), sources=[src])
+        human = Human(server, data.root)
+        human.start()
+        try:
+            result = crawl_source(src, cfg, data, crawl_id="opsec-1", proxy_url=server.socks_url,
+                                  extra_settings={"NARCWATCH_CAPTCHA_POLL": 0.05, "NARCWATCH_CAPTCHA_TIMEOUT": 60},
+                                  timeout=300)
+        finally:
+            human.stop.set()
+            human.join(5)
+    assert result.complete and result.stats.get("narcwatch/session/logins", 0) >= 1, (result.errors, result.health)
+
+    store = open_store(cfg.store, data)
+    try:
+        with Spool(data.spool) as spool:
+            assert Ingestor(spool, store).drain().items > 0
+        app = create_app(store, data.root, cfg, password_hasher=FAST_ARGON2)
+        app.state.ctx.accounts.add_user(ANALYST[0], "analyst", ANALYST[1])
+        token = app.state.ctx.accounts.create_token(ANALYST[0], "opsec-test")
+        auth = {"Authorization": f"Bearer {token}"}
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            assert c.get("/api/search", params={"q": "nitazene"}, headers=auth).status_code == 200
+            assert c.get("/api/search", params={"q": "nosuchfield:1"}, headers=auth).status_code in (200, 400, 422)
+            assert c.get("/api/search", headers={"Authorization": f"Bearer {token}x"}).status_code == 401
+            export = c.get("/search/export.csv", params={"q": "nitazene"}, headers=auth)
+            (data.root / "exports").mkdir(exist_ok=True)
+            (data.root / "exports" / "export.csv").write_bytes(export.content)
+    finally:
+        store.close()
+
+    secrets = {"password": PASSWORD.encode(), "api token": token.encode()}
+    leaks = [(name, str(path.relative_to(data.root))) for path, raw in _haystacks(data.root)
+             for name, value in secrets.items() if value in raw]
+    assert leaks == []
+    # The run did produce what would carry a leak: logs, evidence, spool, store.
+    kinds = {p.relative_to(data.root).parts[0] for p, _ in _haystacks(data.root)}
+    assert {"logs", "evidence"} <= kinds, kinds
