@@ -1,0 +1,98 @@
+"""Outages: the index locked by another process while the ingest worker runs.
+
+A real second process (``sqlite3`` in a child interpreter) holds the store's write lock
+(``BEGIN IMMEDIATE``) while ``Ingestor.run_forever`` works through the spool. The worker
+reports a health error, keeps the batch unacknowledged in the spool, backs off, and
+finishes by itself once the lock is released: every item ends in the store exactly once.
+
+Other outages and where they are tested: SMTP and webhook down during a run:
+tests/index/alerts/test_outage.py; SOCKS proxy down mid-crawl and crawl resume:
+tests/crawler/test_kill_resume.py (kill -9) and the crawl's counted errors. A disk
+nearly full is not simulated here (a tmpfs mount changes the machine, not the test's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from narcwatch.crawler.models import Listing, Money
+from narcwatch.crawler.paths import DataDir
+from narcwatch.crawler.spool import Spool
+from narcwatch.index import open_store
+from narcwatch.crawler.config import Config
+from narcwatch.ingest import Ingestor
+
+pytestmark = pytest.mark.timeout(180)
+
+N = 30
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+HOLD_LOCK = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()  # hold the write lock until the test says so
+db.execute("ROLLBACK")
+"""
+
+
+def _listing(i: int) -> Listing:
+    return Listing(source="outage-market", site_id=str(i), url=f"http://market.sandbox.test/listing/{i}",
+                   crawl_id="c1", seen_at=T0, title=f"Fictional metonitazene powder {i}", vendor=f"fict_vendor_{i % 4}",
+                   price=Money(amount=Decimal(40 + i), currency="USD"), capture_id=f"cap-{i}",
+                   capture_sha256=hashlib.sha256(f"capture-{i}".encode()).hexdigest())
+
+
+def test_locked_store_is_a_health_error_and_nothing_is_lost(tmp_path: Path) -> None:
+    data = DataDir.at(tmp_path / "data")
+    data.ensure()
+    config = Config(data_dir=data.root)
+    store = open_store(config.store, data)
+    store.counts()  # the schema exists before the other process locks it
+    with Spool(data.spool) as spool:
+        spool.put_many((f"outage-market:{i}", "listing", _listing(i).model_dump(mode="json"), "outage-market")
+                       for i in range(N))
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(data.store)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            ingestor = Ingestor(spool, store, batch_size=10)
+            stop = threading.Event()
+            worker = threading.Thread(target=ingestor.run_forever, args=(stop,), kwargs={"poll": 0.05,
+                                                                                          "backoff_max": 0.5})
+            worker.start()
+            # Wait (bounded) until the worker has met the lock: a health error, nothing acked.
+            for _ in range(600):
+                if ingestor.stats.store_errors:
+                    break
+                stop.wait(0.1)
+            assert ingestor.stats.store_errors >= 1
+            assert any("index unavailable" in h and "locked" in h for h in ingestor.stats.health), ingestor.stats
+            assert spool.pending("ingest") == N  # the batch stays in the spool
+            assert worker.is_alive()  # the worker did not die
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            holder.wait(30)
+            holder.stdin.close()
+            holder.stdout.close()
+        for _ in range(600):  # resumes by itself once the lock is gone
+            if spool.pending("ingest") == 0:
+                break
+            stop.wait(0.1)
+        stop.set()
+        worker.join(30)
+        assert spool.pending("ingest") == 0
+    assert store.counts()["listings"] == N  # nothing lost
+    assert ingestor.stats.items == N  # each item ingested once after the outage
+    store.close()
