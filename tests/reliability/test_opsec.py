@@ -16,8 +16,8 @@ Other OPSEC properties and where they are tested:
   (``crawler.netguard``; test_netguard.py shows a lookup is refused before any query).
   Redirecting the system resolver to a fake DNS server would need changing
   /etc/resolv.conf for the whole machine, which tests must not do;
-* the browser sends everything through the proxy: tests/crawler (Nebula crawl,
-  ``direct_onion_connections() == []``); a WebRTC STUN probe is not written yet;
+* the browser sends everything through the proxy: tests/sandbox/test_browser.py
+  (``direct_onion_connections() == []``) and, for WebRTC, the STUN probe below;
 * the user agent and headers: test_hostile_pipeline.py::test_request_headers_match_the_profile.
 """
 
@@ -124,3 +124,71 @@ def test_credentials_and_api_tokens_never_leak(tmp_path: Path, monkeypatch: pyte
     # The run did produce what would carry a leak: logs, evidence, spool, store.
     kinds = {p.relative_to(data.root).parts[0] for p, _ in _haystacks(data.root)}
     assert {"logs", "evidence"} <= kinds, kinds
+
+
+_WEBRTC_PROBE = """async (url) => {
+  const pc = new RTCPeerConnection({iceServers: [{urls: url}]});
+  const cands = [];
+  pc.onicecandidate = (e) => { if (e.candidate) cands.push(e.candidate.candidate); };
+  pc.createDataChannel('probe');
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(r => setTimeout(r, 3000));
+  pc.close();
+  return cands;
+}"""
+
+
+def _browser_launch(tmp_path: Path) -> dict:
+    """The crawler's own Chromium launch options for a rendered onion source (crawler.settings)."""
+    from narcwatch.crawler.models import Network, Source
+    from narcwatch.crawler.settings import build_settings
+
+    src = Source(id="webrtc-probe", network=Network.TOR, render_js=True, profile="x",
+                 start_urls=["http://abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz2345.onion/"])
+    cfg = Config(data_dir=tmp_path / "data", tor=TorConfig(socks_url="socks5h://127.0.0.1:9", control=None))
+    launch = dict(build_settings(src, cfg, DataDir.at(tmp_path / "data"), "probe")["PLAYWRIGHT_LAUNCH_OPTIONS"])
+    # The handler hands Chromium a local relay to the SOCKS proxy; a closed port stands in for it.
+    launch["proxy"] = {"server": "socks5://127.0.0.1:9"}
+    return launch
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("launch_kind, leaks", [("crawler", False), ("plain-chromium-control", True)])
+def test_webrtc_sends_no_udp_outside_the_proxy(tmp_path: Path, launch_kind: str, leaks: bool) -> None:
+    """A page's RTCPeerConnection asks a STUN server on 127.0.0.2 (a UDP listener here). With
+    the crawler's launch options no packet arrives and no candidate is gathered; plain
+    Chromium (the control) sends STUN packets, which shows the probe detects a leak."""
+    import asyncio
+    import socket
+
+    from playwright.async_api import async_playwright
+
+    from narcwatch.crawler.settings import CHROMIUM
+
+    launch = _browser_launch(tmp_path) if launch_kind == "crawler" else {
+        "executable_path": CHROMIUM, "headless": True, "args": ["--headless", "--no-sandbox", "--disable-gpu"]}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.2", 0))
+        rx.setblocking(False)
+
+        async def probe() -> list[str]:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(**launch)
+                try:
+                    page = await browser.new_page()
+                    await page.set_content("<html><body>webrtc probe</body></html>")
+                    return await page.evaluate(_WEBRTC_PROBE, f"stun:127.0.0.2:{rx.getsockname()[1]}")
+                finally:
+                    await browser.close()
+
+        candidates = asyncio.run(probe())
+        packets = []
+        while True:
+            try:
+                packets.append(rx.recv(2048))
+            except BlockingIOError:
+                break
+    if leaks:
+        assert packets, "control: plain Chromium should have sent STUN packets"
+    else:
+        assert packets == [] and candidates == []
