@@ -81,7 +81,8 @@ def _large(corpus: ModuleType, name: str) -> tuple[bytes, str, str | None]:
     raise KeyError(name)
 
 
-def serve_hostile(corpus: ModuleType, large: bool = True) -> tuple[ThreadingHTTPServer, HostileServer]:
+def serve_hostile(corpus: ModuleType, large: bool = True,
+                  set_cookie: bool = False) -> tuple[ThreadingHTTPServer, HostileServer]:
     pages = {p.name: (p.body, p.content_type, p.encoding) for p in corpus.PAGES}
     names = list(pages) + (list(corpus.LARGE) if large else [])
     index = ("<html><body><ul>" + "".join(f"<li><a class='item' href='/item/{n}'>{n}</a></li>" for n in names)
@@ -112,6 +113,8 @@ def serve_hostile(corpus: ModuleType, large: bool = True) -> tuple[ThreadingHTTP
             self.send_header("Content-Type", ctype)
             if enc:
                 self.send_header("Content-Encoding", enc)
+            if set_cookie:  # a site cookie makes Scrapy's cookie middleware look up the public suffix
+                self.send_header("Set-Cookie", "nw_session=fictional; Path=/")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:

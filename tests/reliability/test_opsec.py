@@ -24,16 +24,19 @@ Other OPSEC properties and where they are tested:
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from narcwatch.crawler import captcha
+from narcwatch.crawler import captcha, netguard
 from narcwatch.crawler.config import Config, TorConfig
+from narcwatch.crawler.models import Source
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import crawl_source
 from narcwatch.crawler.spool import Spool
@@ -192,3 +195,31 @@ def test_webrtc_sends_no_udp_outside_the_proxy(tmp_path: Path, launch_kind: str,
         assert packets, "control: plain Chromium should have sent STUN packets"
     else:
         assert packets == [] and candidates == []
+
+
+@pytest.mark.server
+def test_crawl_fetches_nothing_from_the_internet_on_a_fresh_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: Any, hostile_server: Any) -> None:
+    """Regression: with an empty tldextract cache (a fresh machine, CI), Scrapy's cookie
+    middleware resolved publicsuffix.org and raw.githubusercontent.com from the crawl
+    process to download the public suffix list, outside Tor. The loopback guard saw it."""
+    serve_hostile, profile = hostile_server
+    monkeypatch.setenv("TLDEXTRACT_CACHE", str(tmp_path / "empty-tldextract-cache"))
+    monkeypatch.delenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", raising=False)
+    server, state = serve_hostile(corpus, large=False, set_cookie=True)
+    try:
+        (tmp_path / "profiles").mkdir()
+        (tmp_path / "profiles" / "hostile_local.yaml").write_text(profile, encoding="utf-8")
+        data = DataDir.at(tmp_path / "data")
+        cfg = Config(data_dir=data.root, profiles_dirs=[tmp_path / "profiles"])
+        src = Source(id="fresh-machine", profile="hostile_local", start_urls=[state.url], concurrency=4, delay=0.0,
+                     autothrottle=False)
+        log = Path(os.environ[netguard.LOOPBACK_ENV])
+        before = log.read_text(encoding="utf-8") if log.exists() else ""
+        result = crawl_source(src, cfg, data, crawl_id="fresh-1", timeout=240)
+        after = log.read_text(encoding="utf-8") if log.exists() else ""
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0 and result.pages > 0, result
+    assert after[len(before):] == ""
