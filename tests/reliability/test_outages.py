@@ -14,6 +14,7 @@ nearly full is not simulated here (a tmpfs mount changes the machine, not the te
 from __future__ import annotations
 
 import hashlib
+import socket
 import subprocess
 import sys
 import threading
@@ -96,3 +97,34 @@ def test_locked_store_is_a_health_error_and_nothing_is_lost(tmp_path: Path) -> N
     assert store.counts()["listings"] == N  # nothing lost
     assert ingestor.stats.items == N  # each item ingested once after the outage
     store.close()
+
+
+@pytest.mark.server
+def test_socks_proxy_down_is_counted_and_the_next_run_completes(tmp_path: Path) -> None:
+    """The Tor SOCKS proxy is down for a crawl: the crawl ends incomplete with the failure
+    counted under a reason and nothing spooled; the next run of the same crawl (proxy back)
+    completes, and every listing is spooled exactly once."""
+    from narcwatch.crawler.config import TorConfig
+    from narcwatch.crawler.runner import crawl_source
+    from narcwatch.sandbox import SandboxServer, World
+
+    fast = {"NARCWATCH_BACKOFF_BASE": 0.01, "NARCWATCH_BACKOFF_MAX": 0.05, "RETRY_TIMES": 1}
+    data = DataDir.at(tmp_path / "data")
+    with SandboxServer(World(seed=3, size=60)) as server:
+        src = server.source("velvet-market").as_source().model_copy(update={"concurrency": 8, "autothrottle": False})
+        with socket.socket() as s:  # a port nobody listens on: the proxy is down
+            s.bind(("127.0.0.1", 0))
+            dead = f"socks5h://127.0.0.1:{s.getsockname()[1]}"
+        cfg = Config(data_dir=data.root, tor=TorConfig(socks_url=dead, control=None))
+        down = crawl_source(src, cfg, data, crawl_id="proxy-outage", proxy_url=dead, extra_settings=fast, timeout=240)
+        assert not down.complete and down.returncode == 0
+        assert sum(down.errors.values()) >= 1 and "crawler_crashed" not in down.errors, down.errors
+        with Spool(data.spool) as spool:
+            assert list(spool.iter_all("listing")) == []
+        up = crawl_source(src, cfg, data, crawl_id="proxy-outage", proxy_url=server.socks_url, extra_settings=fast,
+                          timeout=240)
+        truth = {r["site_id"] for r in server.truth() if r.get("source") == "velvet-market" and r["kind"] == "listing"}
+    assert up.complete, (up.errors, up.health, {k: v for k, v in up.stats.items() if k.startswith("narcwatch")}, down.errors)
+    with Spool(data.spool) as spool:
+        got = [e.payload["site_id"] for e in spool.iter_all("listing")]
+    assert len(got) == len(set(got)) and set(got) <= truth and len(got) >= 0.8 * len(truth)
