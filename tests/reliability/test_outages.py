@@ -1,4 +1,4 @@
-"""Outages: the index locked by another process while the ingest worker runs.
+"""Outages: the index locked or the disk full while the ingest worker runs; the SOCKS proxy down.
 
 A real second process (``sqlite3`` in a child interpreter) holds the store's write lock
 (``BEGIN IMMEDIATE``) while ``Ingestor.run_forever`` works through the spool. The worker
@@ -7,8 +7,8 @@ finishes by itself once the lock is released: every item ends in the store exact
 
 Other outages and where they are tested: SMTP and webhook down during a run:
 tests/index/alerts/test_outage.py; SOCKS proxy down mid-crawl and crawl resume:
-tests/crawler/test_kill_resume.py (kill -9) and the crawl's counted errors. A disk
-nearly full is not simulated here (a tmpfs mount changes the machine, not the test's).
+test_socks_proxy_down_... below. Disk full: a 4 MB tmpfs (root; skipped where mounting
+is not allowed) filled to the last block while the worker ingests.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import threading
 from datetime import datetime, timezone
 from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,52 @@ def test_socks_proxy_down_is_counted_and_the_next_run_completes(tmp_path: Path) 
     with Spool(data.spool) as spool:
         got = [e.payload["site_id"] for e in spool.iter_all("listing")]
     assert len(got) == len(set(got)) and set(got) <= truth and len(got) >= 0.8 * len(truth)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_is_a_health_error_and_ingest_resumes_when_space_returns(tiny_disk: Path) -> None:
+    data = DataDir.at(tiny_disk / "data")
+    data.ensure()
+    store = open_store(Config(data_dir=data.root).store, data)
+    store.counts()
+    with Spool(data.spool) as spool:
+        spool.put_many((f"outage-market:{i}", "listing", _listing(i).model_dump(mode="json"), "outage-market")
+                       for i in range(N))
+        filler = tiny_disk / "filler"
+        with open(filler, "wb") as fh:  # fill the disk to the last block
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        ingestor = Ingestor(spool, store, batch_size=10)
+        assert ingestor.try_once() is None  # disk full: refused, reported, not acknowledged
+        assert any("index unavailable" in h for h in ingestor.stats.health), ingestor.stats
+        filler.unlink()  # space returns
+        while (n := ingestor.try_once()) != 0:
+            assert n is not None, ingestor.stats.health
+        assert spool.pending("ingest") == 0
+    counts = store.counts()
+    store.close()
+    assert counts["listings"] == N
+    import sqlite3
+
+    db = sqlite3.connect(data.store)
+    try:
+        assert db.execute("SELECT count(*) FROM snapshots").fetchone()[0] == N  # no duplicate snapshot
+    finally:
+        db.close()
