@@ -21,7 +21,6 @@ import pytest
 from narcwatch.crawler import netguard
 
 _LOG = Path(tempfile.gettempdir()) / f"narcwatch-netguard-{os.getpid()}.log"
-_seen = 0
 
 
 def violations() -> list[str]:
@@ -40,19 +39,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_packet_leaves() -> Iterator[None]:
-    global _seen
     start = len(violations())
     yield
     new = violations()[start:]
-    _seen = len(violations())
     if new:
         pytest.fail("network guard: non-loopback destinations during this test:\n  " + "\n  ".join(new[:20]),
                     pytrace=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    found = violations()
-    if found and session.exitstatus == 0:
+    if violations() and session.exitstatus == 0:
         session.exitstatus = 1
 
 
