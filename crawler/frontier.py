@@ -142,8 +142,9 @@ class Frontier:
             self.commit()
 
     def mark(self, fp: str, state: int) -> None:
-        """Done wins over pending; a page done once stays done."""
-        if state > self._marks.get(fp, PENDING):
+        """Done wins over failed, failed over pending; a page done once stays done (a page
+        that failed and then succeeded on resume is done, or the crawl never completes)."""
+        if _RANK[state] > _RANK[self._marks.get(fp, PENDING)]:
             self._marks[fp] = state
         if not self.buffered:
             self.commit()
@@ -188,8 +189,10 @@ class Frontier:
 
 
 _INSERT_PENDING = "INSERT OR IGNORE INTO requests(crawl_id, fp, state, request) VALUES (?,?,?,?)"
+_RANK = {PENDING: 0, FAILED: 1, DONE: 2}
 _MARK = ("INSERT INTO requests(crawl_id, fp, state) VALUES (?,?,?) "
-         "ON CONFLICT(crawl_id, fp) DO UPDATE SET state=max(state, excluded.state), request=NULL "
+         "ON CONFLICT(crawl_id, fp) DO UPDATE SET state=CASE WHEN state = 1 OR excluded.state = 1 THEN 1 "
+         "ELSE max(state, excluded.state) END, request=NULL "
          "WHERE excluded.state > 0")
 _SAVE_ENTRY = "INSERT OR REPLACE INTO entries(url, entry_fp, etag, modified, crawl_id) VALUES (?,?,?,?,?)"
 

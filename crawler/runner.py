@@ -111,6 +111,12 @@ def _child(job_file: str) -> int:
     from narcwatch.crawler import netguard
 
     netguard.install()  # before Scrapy imports anything that could resolve a name
+    # Scrapy's cookie middleware builds a tldextract extractor that, on a machine without its
+    # cache, downloads the public suffix list from the internet (publicsuffix.org, GitHub)
+    # outside Tor. An empty URL list makes it use the snapshot bundled with the package;
+    # local files a user configured are kept.
+    urls = [u for u in os.environ.get("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "").splitlines() if os.path.isfile(u.strip())]
+    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = "\n".join(urls)
 
     from scrapy.crawler import CrawlerProcess
 

@@ -45,6 +45,9 @@ DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     f"{_MW}.politeness.RetryAfterMiddleware": 560,
     # 640: logged-out / queue / CAPTCHA detection after redirects (600) resolved the final page
     f"{_MW}.sessions.SessionMiddleware": 640,
+    # 590: Scrapy's decompression, with bombs (over DOWNLOAD_MAXSIZE inflated) counted and closed
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    f"{_MW}.compression.CountedHttpCompressionMiddleware": 590,
     # 740: route every request (socks5h for dark hosts, per-source isolation) before HttpProxyMiddleware (750)
     f"{_MW}.routing.RoutingMiddleware": 740,
     # 870: archive every response (request + response records, sha256) next to DownloaderStats (850)

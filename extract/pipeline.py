@@ -20,6 +20,7 @@ spaCy's rule-based tokenizer cost more than all the components together.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import lru_cache
@@ -80,8 +81,29 @@ def build_pipeline(lang: str = "xx") -> Language:
     return nlp
 
 
+# spaCy's tokenizer splits prefixes and suffixes one character at a time, re-scanning the
+# rest of the token each time: a run of n affix characters ("$$$$...", "((((", "%%%%")
+# costs O(n^2) (4,000 "$" took 13 s). Every 32nd character of such a run is tokenised as
+# a space: same length, so every offset still points into the raw text; a punctuation run
+# carries no facts. Lone surrogates (JSON "\udcff" escapes in a channel export) cannot be
+# encoded by the tokenizer and become U+FFFD, also one character for one.
+_AFFIX_RUN = re.compile(r"[^\w\s]{32,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _break_run(m: re.Match[str]) -> str:
+    run = m.group()
+    return "".join(" " if i % 32 == 31 else c for i, c in enumerate(run))
+
+
+def safe_text(text: str) -> str:
+    """``text`` with the same length and offsets, safe for spaCy's tokenizer."""
+    return _AFFIX_RUN.sub(_break_run, _SURROGATE.sub("\ufffd", text))
+
+
 def _prepare(nlp: Language, text: str, context: dict | None) -> Doc:
-    doc = nlp.make_doc(text)
+    text = _SURROGATE.sub("\ufffd", text)
+    doc = nlp.make_doc(safe_text(text))
     # The raw string rides along: ``doc.text`` is rebuilt from tokens on every access.
     doc.user_data[RAW_KEY] = text
     doc._.nw_context = {**(context or {}), "text": text}

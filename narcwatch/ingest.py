@@ -10,6 +10,7 @@ cursor, so a crash between the store write and the alert step loses nothing.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import threading
 
@@ -32,6 +33,9 @@ __all__ = ["IngestStats", "Ingestor", "item_text"]
 log = logging.getLogger(__name__)
 _ITEM = TypeAdapter(CrawlItem)
 ITEM_KINDS = {"listing", "post", "vendor"}
+# What a store raises while it is unavailable rather than wrong: SQLite locked by another
+# writer, disk full or I/O error; a search engine or socket that is down.
+STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (sqlite3.OperationalError, ConnectionError, TimeoutError)
 
 
 @dataclass
@@ -43,6 +47,8 @@ class IngestStats:
     rejected: int = 0
     skipped: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
+    store_errors: int = 0  # batches the store refused (locked, down); retried, never acked
+    health: list[str] = field(default_factory=list)
 
 
 def item_text(item: Listing | Post | VendorProfile) -> str:
@@ -140,9 +146,29 @@ class Ingestor:
             pass
         return self.stats
 
-    def run_forever(self, stop: threading.Event, poll: float = 0.5) -> None:
+    def try_once(self) -> int | None:
+        """``run_once``, or ``None`` when the store is unavailable (locked, down, disk full):
+        the batch stays unacknowledged in the spool, so the next try reads it again."""
+        try:
+            return self.run_once()
+        except STORE_UNAVAILABLE as exc:
+            self.stats.store_errors += 1
+            msg = f"index unavailable: {type(exc).__name__}: {exc}"[:300]
+            if msg not in self.stats.health:
+                self.stats.health = [*self.stats.health[-9:], msg]
+            log.error("ingest: %s; the batch stays in the spool and is retried", msg)
+            return None
+
+    def run_forever(self, stop: threading.Event, poll: float = 0.5, backoff_max: float = 30.0) -> None:
+        delay = poll
         while not stop.is_set():
-            if not self.run_once():
+            n = self.try_once()
+            if n is None:  # back off while the store is down, up to backoff_max
+                stop.wait(delay)
+                delay = min(backoff_max, delay * 2)
+                continue
+            delay = poll
+            if not n:
                 stop.wait(poll)
 
 
@@ -180,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                                 source_kinds={src.id: src.kind.value for src in config.sources})
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < args.idle:
-                if ingestor.run_once():
+                n = ingestor.try_once()
+                if n:
                     idle_since = time.monotonic()
+                elif n is None:
+                    idle_since = time.monotonic()  # not idle: work is waiting for the store
+                    time.sleep(1.0)
                 else:
                     time.sleep(0.1)
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Fixtures shared by every area: the sandbox world (``sandbox``) and its SOCKS client.
-pytest_plugins = ["narcwatch.sandbox.testing"]
+pytest_plugins = ["narcwatch.sandbox.testing", "tests.reliability.netguard_plugin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

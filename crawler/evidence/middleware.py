@@ -29,6 +29,9 @@ __all__ = ["EvidenceMiddleware"]
 log = logging.getLogger(__name__)
 
 
+REDACTED_BODY = b"[request body redacted: credentials]"
+
+
 class EvidenceMiddleware:
     def __init__(self, crawler: Crawler, archive: EvidenceArchive):
         self.crawler = crawler
@@ -60,7 +63,8 @@ class EvidenceMiddleware:
         capture = self.archive.record(
             url=response.url, method=request.method,
             request_headers=[(k, v) for k, vs in request.headers.items() for v in vs],
-            request_body=request.body or b"",
+            # A login post carries credentials: never into evidence that is exported and shown.
+            request_body=REDACTED_BODY if request.meta.get("narcwatch_redact_body") else (request.body or b""),
             status=response.status,
             response_headers=[(k, v) for k, vs in response.headers.items() for v in vs],
             body=response.body,

@@ -259,7 +259,9 @@ class SessionMiddleware:
                 if login.captcha_image and hasattr(page, "css") and page.css(login.captcha_image):
                     text, field = await self._ask_human(page)
                     data[field or login.captcha_field or "captcha"] = text
-                form = FormRequest.from_response(page, formcss=login.form, formdata=data, dont_filter=True)
+                # The body carries the password: the evidence archive records it redacted.
+                form = FormRequest.from_response(page, formcss=login.form, formdata=data, dont_filter=True,
+                                                 meta={"narcwatch_redact_body": True})
                 after = await self._fetch(form)
                 if not (detect(after, self.profile.detect.logged_out) or _login_form_again(after, login.form)):
                     self.stats.inc_value("narcwatch/session/logins")
