@@ -9,6 +9,10 @@
 * ``crawler-recrawl``: a full crawl, then a second crawl of the unchanged market (new
   crawl id, same data dir): pages fetched by the recrawl as a share of the full crawl
   (target <= 10%).
+* ``crawler-browser``: nebula-market (client-rendered) crawled with ``render_all``: every
+  listing page rendered by Chromium through the SOCKS relay and the sandbox's SOCKS proxy,
+  a full-page screenshot of each kept as evidence; rendered pages over Scrapy's window
+  (Chromium's launch included). Target >= 5 pages/s.
 * ``crawler-memory-100k``: one crawl of a market with >= 100,000 pages; the crawl
   process's peak RSS (``getrusage``, target < 500 MB). Takes many minutes; run it alone.
 
@@ -59,13 +63,13 @@ print(json.dumps({"pages": stats["n"], "seconds": stats["t1"] - stats["t0"]}))
 '''
 
 
-def _fast_source(server: Any, concurrency: int = 16) -> Any:
-    return server.source(SOURCE).as_source().model_copy(update={"concurrency": concurrency, "delay": 0.0,
+def _fast_source(server: Any, concurrency: int = 16, source: str = SOURCE) -> Any:
+    return server.source(source).as_source().model_copy(update={"concurrency": concurrency, "delay": 0.0,
                                                                   "autothrottle": False})
 
 
 def _crawl(server: Any, root: Path, crawl_id: str, extra: dict[str, Any] | None = None,
-           concurrency: int = 16) -> dict[str, Any]:
+           concurrency: int = 16, source: str = SOURCE) -> dict[str, Any]:
     from narcwatch.crawler.config import Config, TorConfig
     from narcwatch.crawler.paths import DataDir
     from narcwatch.crawler.runner import crawl_source
@@ -73,14 +77,15 @@ def _crawl(server: Any, root: Path, crawl_id: str, extra: dict[str, Any] | None 
     data = DataDir.at(root)
     cfg = Config(data_dir=root, tor=TorConfig(socks_url=server.socks_url, control=None))
     t0 = time.perf_counter()
-    result = crawl_source(_fast_source(server, concurrency), cfg, data, crawl_id=crawl_id, proxy_url=server.socks_url,
+    result = crawl_source(_fast_source(server, concurrency, source), cfg, data, crawl_id=crawl_id, proxy_url=server.socks_url,
                           extra_settings={"LOG_LEVEL": "WARNING", **(extra or {})})
     wall = time.perf_counter() - t0
     st = result.stats
     fetched = int(st.get("downloader/response_count", 0))
     window = float(st.get("elapsed_time_seconds", wall))
     return {"complete": result.complete, "pages": result.pages, "fetched": fetched, "seconds": window,
-            "wall": wall, "rss_mb": int(st.get("narcwatch/peak_rss_kb", 0)) / 1024, "errors": result.errors}
+            "wall": wall, "rss_mb": int(st.get("narcwatch/peak_rss_kb", 0)) / 1024, "errors": result.errors,
+            "stats": st, "root": root}
 
 
 def _archived_paths(root: Path) -> list[str]:
@@ -144,6 +149,34 @@ def recrawl() -> list[Result]:
                    {"full_pages": full["fetched"], "recrawl_pages": again["fetched"]})]
 
 
+BROWSER_WORLD = 700  # nebula-market holds 30% of a world's listings: 210 listing pages to render
+BROWSER_CONCURRENCY = 8
+
+
+def browser() -> list[Result]:
+    from narcwatch.crawler.paths import DataDir
+    from narcwatch.crawler.spool import Spool
+    from narcwatch.sandbox import SandboxServer, World
+
+    with SandboxServer(World(seed=1, size=BROWSER_WORLD)) as server, tempfile.TemporaryDirectory() as tmp:
+        got = _crawl(server, Path(tmp), "browser", {"NARCWATCH_NEBULA_RENDER_ALL": True},
+                     concurrency=BROWSER_CONCURRENCY, source="nebula-market")
+        truth = sum(1 for t in server.truth() if t.get("source") == "nebula-market" and t.get("kind") == "listing")
+        with Spool(DataDir.at(got["root"]).spool) as spool:
+            listings = sum(1 for _ in spool.iter_all("listing"))
+    st = got["stats"]
+    rendered = int(st.get("narcwatch/nebula/rendered_listing", 0))
+    pages = int(st.get("narcwatch/browser/pages", 0))
+    shots = int(st.get("narcwatch/browser/screenshots", 0))
+    if not got["complete"] or listings != truth or rendered != truth or shots < pages:
+        raise RuntimeError(f"browser benchmark: complete={got['complete']} listings={listings}/{truth} "
+                           f"rendered={rendered} screenshots={shots}/{pages} errors={got['errors']}")
+    return [Result("crawler.browser.pages_per_s", pages / got["seconds"], "pages/s",
+                   f"{pages} Chromium pages ({rendered} listings + start page), SOCKS relay, full-page screenshots; "
+                   "target >= 5", {"seconds": round(got["seconds"], 1), "wall_incl_startup_s": round(got["wall"], 1),
+                                   "concurrency": BROWSER_CONCURRENCY, "api_requests": got["fetched"] - pages})]
+
+
 MEMORY_WORLD = 225_000  # velvet-market holds 45% of a world's listings: ~101k listings + vendors + index pages
 MEMORY_CONCURRENCY = 64
 
@@ -173,4 +206,5 @@ def memory_100k() -> list[Result]:
                    f"same crawl, concurrency {MEMORY_CONCURRENCY}", detail)]
 
 
-BENCHMARKS = {"crawler-throughput": throughput, "crawler-recrawl": recrawl, "crawler-memory-100k": memory_100k}
+BENCHMARKS = {"crawler-throughput": throughput, "crawler-recrawl": recrawl, "crawler-browser": browser,
+              "crawler-memory-100k": memory_100k}
