@@ -47,6 +47,8 @@ __all__ = ["NebulaSpider"]
 PAGE_SIZE = 48  # the API's maximum
 MAX_RENDERS = 20  # token refreshes per crawl before the source is reported broken
 RENDER_WAIT_MS = 20_000  # the app's content must appear within this; else the render is retried
+# the app's content is awaited with wait_for_selector; the "load" event adds nothing to that
+_GOTO = {"wait_until": "domcontentloaded"}
 _TOKEN_JS = "() => (document.querySelector('meta[name=\"nb-token\"]') || {}).content || ''"
 
 
@@ -236,8 +238,9 @@ class NebulaSpider(ProfileSpider):
         title_css = _css_of(self.profile.items[0].fields.get("title")) or "h1"
         return scrapy.Request(url, callback=self.parse_rendered_listing, cb_kwargs={"entry_fp": entry_fp},
                               errback=self._render_failed,
-                              meta={"playwright": True, "playwright_page_methods": [
-                                  PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
+                              meta={"playwright": True, "playwright_page_goto_kwargs": _GOTO,
+                                    "playwright_page_methods": [
+                                        PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
 
     def parse_rendered_listing(self, response: Response, entry_fp: str) -> Iterator[Any]:
         """A listing page as Chromium rendered it, read with the profile's fields."""
