@@ -174,6 +174,7 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
         "NARCWATCH_ISOLATE_PER_SOURCE": config.tor.isolate_per_source,
         "NARCWATCH_NEW_CIRCUIT_AFTER": config.tor.new_circuit_after_failures,
         "NARCWATCH_TOR_CONTROL": config.tor.control if not proxy_url else None,
+        "NARCWATCH_TOR_CONTROL_PASSWORD_SECRET": config.tor.control_password,  # a secret's name, resolved at start
         "NARCWATCH_RENDER_JS": source.render_js,
         "NARCWATCH_DATA_DIR": str(data_dir.root),
         "NARCWATCH_CRAWL_ID": crawl_id,

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TorController", "parse_control"]
+__all__ = ["TorController", "control_password", "parse_control"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,24 @@ def parse_control(spec: str | None) -> tuple[str, int] | None:
     except ValueError:
         return None
     return (host or "127.0.0.1", number) if 0 < number < 65536 else None
+
+
+def control_password(secret: str | None, secrets_file: str | None) -> str | None:
+    """The control-port password named by ``tor.control_password`` in the secrets store.
+
+    ``None`` when no secret is named; a named secret that is missing is logged and gives
+    ``None`` (NEWNYM then fails and is counted): a crawl is not refused for want of it."""
+    if not secret:
+        return None
+    from pathlib import Path
+
+    from narcwatch.crawler.secrets import SecretNotFound, Secrets
+
+    try:
+        return Secrets(Path(secrets_file) if secrets_file else None).get(secret).get_secret_value()
+    except (SecretNotFound, OSError) as exc:
+        log.warning("Tor control password: %s", exc)
+        return None
 
 
 def _control_port(host: str, port: int, timeout: float) -> Any:

@@ -171,10 +171,15 @@ class FlakySocks:
         self.sock.close()
 
 
-@pytest.mark.parametrize("tor", ["cookie"], indirect=True)
-def test_failures_on_a_source_make_the_crawl_ask_tor_for_new_circuits(tor: LocalTor, tmp_path: Path) -> None:
+def test_failures_on_a_source_make_the_crawl_ask_tor_for_new_circuits(
+        tor: LocalTor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """After N consecutive proxy failures the crawl sends NEWNYM, changes its isolation
-    credentials (circuit epoch) and still completes the crawl."""
+    credentials (circuit epoch) and still completes the crawl. With password auth the
+    password comes from the secrets store, named by ``tor.control_password``."""
+    secret = None
+    if tor.password:
+        secret = "tor-control"
+        monkeypatch.setenv("NARCWATCH_SECRET_TOR_CONTROL", tor.password)  # the crawl child inherits it
     market = Market(n=5, per_page=10)
     http, port = serve_market(market)
     socks = serve_socks(port)
@@ -186,7 +191,7 @@ def test_failures_on_a_source_make_the_crawl_ask_tor_for_new_circuits(tor: Local
     (profiles / "localmarket.yaml").write_text(PROFILE)
     cfg = Config(data_dir=tmp_path / "data", profiles_dirs=[profiles],
                  tor=TorConfig(socks_url=f"socks5h://127.0.0.1:{flaky.port}", control=f"127.0.0.1:{tor.port}",
-                               new_circuit_after_failures=3))
+                               control_password=secret, new_circuit_after_failures=3))
     src = Source(id="localmkt", network=Network.TOR, profile="localmarket", start_urls=[f"http://{ONION}/"])
     data = DataDir.at(tmp_path / "data")
     try:
