@@ -78,6 +78,7 @@ class NebulaSpider(ProfileSpider):
     def __init__(self, *args: Any, render_all: bool | str = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.render_all = str(render_all).lower() in ("1", "true", "yes", "on")
+        self.render_wait_ms = RENDER_WAIT_MS
         self.token = ""
         self.session: dict[str, str] = {}
         self.renders = 0
@@ -87,6 +88,7 @@ class NebulaSpider(ProfileSpider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "NebulaSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.render_all = spider.render_all or crawler.settings.getbool("NARCWATCH_NEBULA_RENDER_ALL", False)
+        spider.render_wait_ms = max(1000, crawler.settings.getint("NARCWATCH_NEBULA_RENDER_WAIT_MS", RENDER_WAIT_MS))
         return spider  # type: ignore[return-value]
 
     # rendering ---------------------------------------------------------------------------
@@ -104,7 +106,7 @@ class NebulaSpider(ProfileSpider):
             self.base, callback=self.parse_shell, dont_filter=True,
             meta={"playwright": True, "playwright_include_page": True, "narcwatch_then": then,
                   "playwright_page_methods": [PageMethod("wait_for_selector", f"{spec.link}, #nb-end",
-                                                         timeout=RENDER_WAIT_MS)]},
+                                                         timeout=self.render_wait_ms)]},
             errback=self._render_failed)
 
     async def _render_failed(self, failure: Any) -> None:
@@ -146,7 +148,7 @@ class NebulaSpider(ProfileSpider):
             yield scrapy.Request(response.urljoin(cards[0]), callback=self.parse_canary, dont_filter=True,
                                  errback=self._render_failed,
                                  meta={"playwright": True, "playwright_page_methods": [
-                                     PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
+                                     PageMethod("wait_for_selector", title_css, timeout=self.render_wait_ms)]})
         yield self._api(f"/api/listings?{urlencode({'limit': PAGE_SIZE, 'cursor': 0})}", "parse_listings")
 
     def parse_canary(self, response: Response) -> Iterator[Any]:
@@ -240,7 +242,7 @@ class NebulaSpider(ProfileSpider):
                               errback=self._render_failed,
                               meta={"playwright": True, "playwright_page_goto_kwargs": _GOTO,
                                     "playwright_page_methods": [
-                                        PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
+                                        PageMethod("wait_for_selector", title_css, timeout=self.render_wait_ms)]})
 
     def parse_rendered_listing(self, response: Response, entry_fp: str) -> Iterator[Any]:
         """A listing page as Chromium rendered it, read with the profile's fields."""

@@ -86,3 +86,19 @@ def test_render_all_renders_every_listing_with_a_screenshot_reusing_tabs(server:
     shots = list((tmp_path / "evidence" / "screenshots" / SOURCE).glob("*.png"))
     assert len(shots) >= len(truth)  # content-addressed: one picture per distinct rendered page
     assert server.direct_onion_connections() == []
+
+
+def test_render_all_survives_dropped_and_cut_responses(tmp_path: Path) -> None:
+    """Drops and truncated bodies hit the rendered pages' own fetches: a failed tab is closed
+    (never reused), the page is rendered again, and every listing still arrives once."""
+    faults = sandbox.FaultConfig.parse(f"drop_every=23,truncate_every=29,error_burst_every=31,only_sources={SOURCE}")
+    with sandbox.SandboxServer(sandbox.World(seed=3, size=50), faults) as srv:
+        result, items = _crawl(srv, tmp_path, "faulty", NARCWATCH_NEBULA_RENDER_ALL=True, RETRY_TIMES=8,
+                               PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT=10_000, NARCWATCH_NEBULA_RENDER_WAIT_MS=4000)
+        truth = _truth_ids(srv)
+        fired = {fault for (src, fault), n in srv.faults.fired.items() if src == SOURCE and n}
+        assert srv.direct_onion_connections() == []
+    assert {"drop", "truncate"} <= fired, fired
+    listings = items["listing"]
+    assert sorted(x["site_id"] for x in listings) == sorted(truth)  # each once
+    assert result.stats.get("narcwatch/browser/page_reused", 0) > 0
