@@ -12,10 +12,20 @@ to ``NARCWATCH_BROWSER_UPSTREAM`` with this source's credentials (Tor stream iso
 per source, as on the httpx side). Names go to the proxy unresolved; Chromium is
 additionally told to resolve nothing itself (``--host-resolver-rules``) and to keep
 WebRTC off the network (see ``crawler.settings.CHROMIUM_ARGS``).
+
+Pages are reused (``NARCWATCH_BROWSER_REUSE_PAGES``, on by default): scrapy-playwright
+opens a new tab for every request and closes it after; a finished tab is instead kept
+and the next rendered request navigates it, which saves Chromium a tab (and often a
+renderer process) per page. A request that asks for its page
+(``playwright_include_page``), brings one, or attaches page event handlers is left to
+scrapy-playwright as before. At most ``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT`` rendered
+requests per context are in flight, so a request never waits for a tab slot that an
+idle pooled tab holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +36,7 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from narcwatch.crawler.socksrelay import RelayError, SocksRelay
 
 if TYPE_CHECKING:
+    from playwright.async_api import Page
     from scrapy.crawler import Crawler
     from scrapy.http import Request, Response
 
@@ -40,6 +51,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._httpx = HttpxDownloadHandler.from_crawler(crawler)
+        self.reuse_pages = crawler.settings.getbool("NARCWATCH_BROWSER_REUSE_PAGES", True)
+        self._idle: dict[str, list[Page]] = {}  # context name -> tabs free for the next request
+        self._slots: dict[str, asyncio.Semaphore] = {}
         upstream = crawler.settings.get("NARCWATCH_BROWSER_UPSTREAM") or None
         self.relay: SocksRelay | None = None
         if upstream:
@@ -71,11 +85,50 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             if self.relay is not None and not self.relay.port:
                 raise NotConfigured("browser relay is not running")  # never launch Chromium unproxied
             self.stats.inc_value("narcwatch/browser/pages")
+            if self.reuse_pages and self._poolable(request):
+                return await self._maybe_future_from_coro(self._render_pooled(request))
             return await self._maybe_future_from_coro(self._download_request(request))
         return await self._httpx.download_request(request)
 
+    @staticmethod
+    def _poolable(request: Request) -> bool:
+        meta = request.meta
+        return not (meta.get("playwright_include_page") or meta.get("playwright_page")
+                    or meta.get("playwright_page_event_handlers") or meta.get("playwright_context_kwargs"))
+
+    async def _render_pooled(self, request: Request) -> Response:
+        context = request.meta.setdefault("playwright_context", "default")
+        slots = self._slots.setdefault(context, asyncio.Semaphore(max(1, self.config.max_pages_per_context or 8)))
+        async with slots:
+            idle = self._idle.setdefault(context, [])
+            while idle:
+                page = idle.pop()
+                if not page.is_closed():
+                    request.meta["playwright_page"] = page
+                    self.stats.inc_value("narcwatch/browser/page_reused")
+                    break
+            request.meta["playwright_include_page"] = True  # scrapy-playwright leaves the tab open for us
+            try:
+                response = await self._download_request(request)
+            except BaseException:
+                page = request.meta.pop("playwright_page", None)
+                if page is not None and not page.is_closed():
+                    await page.close()  # a failed tab is not trusted again
+                raise
+            finally:
+                request.meta.pop("playwright_include_page", None)
+            page = request.meta.pop("playwright_page", None)
+            if page is not None and not page.is_closed():
+                idle.append(page)
+            return response
+
     async def close(self) -> None:  # type: ignore[override]
         try:
+            for pages in self._idle.values():
+                for page in pages:
+                    if not page.is_closed():
+                        await page.close()
+            self._idle.clear()
             await self._httpx.close()
             await super().close()
         finally:

@@ -160,7 +160,11 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
         "NARCWATCH_BACKOFF_MAX": 60.0,
         "NARCWATCH_RETRY_AFTER_MAX": 300.0,
         "REDIRECT_MAX_TIMES": 10,
-        "DEPTH_LIMIT": 50,
+        # Every "next page" counts one level of depth, so a category of 60 pages (1,200 listings
+        # at 20 a page) ended at page 50, silently incomplete. Pagination is bounded by the
+        # profile's max_pages and link loops by the trap guards and NARCWATCH_MAX_PAGES; this
+        # only stops runaway chains longer than any profile allows.
+        "DEPTH_LIMIT": 10_050,
         "MEMUSAGE_ENABLED": False,
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "DEPTH_PRIORITY": 0,
@@ -174,6 +178,7 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
         "NARCWATCH_ISOLATE_PER_SOURCE": config.tor.isolate_per_source,
         "NARCWATCH_NEW_CIRCUIT_AFTER": config.tor.new_circuit_after_failures,
         "NARCWATCH_TOR_CONTROL": config.tor.control if not proxy_url else None,
+        "NARCWATCH_TOR_CONTROL_PASSWORD_SECRET": config.tor.control_password,  # a secret's name, resolved at start
         "NARCWATCH_RENDER_JS": source.render_js,
         "NARCWATCH_DATA_DIR": str(data_dir.root),
         "NARCWATCH_CRAWL_ID": crawl_id,

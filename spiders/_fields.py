@@ -16,10 +16,12 @@ _CODES = ("USD", "EUR", "GBP", "BTC", "XMR", "LTC", "ETH", "USDT", "CAD", "AUD",
 _MONEY = re.compile(
     r"""(?P<pre>[$€£฿₿ɱ₽]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF|RUB)\b)?  # symbol or code before
         \s{0,3}
-        (?P<num>\d{1,12}(?:[.,\u00a0\u202f]\d{3}(?!\d)){0,4}(?:[.,]\d{1,12})?)         # 1,234.56 / 0.0031 / 1 500
+        (?P<num>\d{1,3}(?:\x20\d{3}(?!\d)){1,4}(?:[.,]\d{1,12})?                      # 1 500 / 12 500,50 (plain space)
+               |\d{1,12}(?:[.,\u00a0\u202f]\d{3}(?!\d)){0,4}(?:[.,]\d{1,12})?)        # 1,234.56 / 0.0031 / 1\u00a0500
         \s{0,3}
         (?P<post>[$€£฿₿ɱ₽]|\b(?:USD|EUR|GBP|BTC|XMR|LTC|ETH|USDT|CAD|AUD|CHF|RUB)\b|руб\.?|р\.)?  # after
     """, re.VERBOSE | re.IGNORECASE)
+_GROUP_SPACES = re.compile(r"[\x20\u00a0\u202f]")
 # v3 onion names are 56 base32 characters; v2 (16) are dead but still quoted in old posts.
 ONION_RE = re.compile(r"\b(?:[a-z2-7]{56}|[a-z2-7]{16})\.onion\b", re.IGNORECASE)
 _WS = re.compile(r"[\r\n\t\f\v]+")  # keep runs of spaces: spacing is an evasion signal
@@ -53,7 +55,10 @@ def parse_money(text: str | None, default_currency: str | None = None) -> Money 
         cur = m.group("pre") or m.group("post")
         if not cur and not default_currency:
             continue
-        amount = _number(m.group("num").replace("\u00a0", "").replace("\u202f", ""))
+        num = m.group("num")
+        if " " in num and not cur:
+            continue  # "10 100" without a currency is as likely a quantity and a price as one number
+        amount = _number(_GROUP_SPACES.sub("", num))
         if amount is None:
             continue
         cur = cur.rstrip(".") if cur else cur

@@ -16,6 +16,11 @@ does, with a real browser where the site insists on one:
    the source gets a health error instead of quietly drifting;
 4. a 401 (token or session expired) renders the start page again for a new token.
 
+With ``render_all`` (spider argument, or the ``NARCWATCH_NEBULA_RENDER_ALL`` setting) every
+listing page is rendered in Chromium instead (a screenshot of each as the analyst would
+see it, read with the profile's fields); the API still supplies the index and vendors.
+Slower by far, so off by default; the browser benchmark uses it.
+
 Listings and vendors are keyed by the site's ids and point at the human URL
 (``/item/<id>``, ``/vendor/<handle>``); their capture is the API response they came from.
 """
@@ -42,6 +47,8 @@ __all__ = ["NebulaSpider"]
 PAGE_SIZE = 48  # the API's maximum
 MAX_RENDERS = 20  # token refreshes per crawl before the source is reported broken
 RENDER_WAIT_MS = 20_000  # the app's content must appear within this; else the render is retried
+# the app's content is awaited with wait_for_selector; the "load" event adds nothing to that
+_GOTO = {"wait_until": "domcontentloaded"}
 _TOKEN_JS = "() => (document.querySelector('meta[name=\"nb-token\"]') || {}).content || ''"
 
 
@@ -68,12 +75,21 @@ class NebulaSpider(ProfileSpider):
     name = "nebula"
     cookie = "nb_sid"
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, render_all: bool | str = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.render_all = str(render_all).lower() in ("1", "true", "yes", "on")
+        self.render_wait_ms = RENDER_WAIT_MS
         self.token = ""
         self.session: dict[str, str] = {}
         self.renders = 0
         self.canary_done = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "NebulaSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.render_all = spider.render_all or crawler.settings.getbool("NARCWATCH_NEBULA_RENDER_ALL", False)
+        spider.render_wait_ms = max(1000, crawler.settings.getint("NARCWATCH_NEBULA_RENDER_WAIT_MS", RENDER_WAIT_MS))
+        return spider  # type: ignore[return-value]
 
     # rendering ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -90,7 +106,7 @@ class NebulaSpider(ProfileSpider):
             self.base, callback=self.parse_shell, dont_filter=True,
             meta={"playwright": True, "playwright_include_page": True, "narcwatch_then": then,
                   "playwright_page_methods": [PageMethod("wait_for_selector", f"{spec.link}, #nb-end",
-                                                         timeout=RENDER_WAIT_MS)]},
+                                                         timeout=self.render_wait_ms)]},
             errback=self._render_failed)
 
     async def _render_failed(self, failure: Any) -> None:
@@ -126,13 +142,13 @@ class NebulaSpider(ProfileSpider):
             self.ctx.health_error(f"profile {self.profile.name}: rendered start page shows no listing card "
                                   f"({spec.link!r}; site redesign?)")
             return
-        if not self.canary_done:
+        if not self.canary_done and not self.render_all:  # with render_all every listing is a canary
             self.canary_done = True
             title_css = _css_of(spec.fields.get("title")) or "h1"
             yield scrapy.Request(response.urljoin(cards[0]), callback=self.parse_canary, dont_filter=True,
                                  errback=self._render_failed,
                                  meta={"playwright": True, "playwright_page_methods": [
-                                     PageMethod("wait_for_selector", title_css, timeout=RENDER_WAIT_MS)]})
+                                     PageMethod("wait_for_selector", title_css, timeout=self.render_wait_ms)]})
         yield self._api(f"/api/listings?{urlencode({'limit': PAGE_SIZE, 'cursor': 0})}", "parse_listings")
 
     def parse_canary(self, response: Response) -> Iterator[Any]:
@@ -212,11 +228,31 @@ class NebulaSpider(ProfileSpider):
             self.crawler.stats.inc_value("narcwatch/incremental/unchanged")
             yield ListingSeen(source=self.source.id, url=url, crawl_id=self.ctx.crawl_id,
                               listing_key=listing_key(self.source.id, sid, url))
+        elif self.render_all:
+            yield self._render_listing(url, entry_fp)
         else:
             yield self._api(f"/api/listing/{quote(sid, safe='')}", "parse_listing", {"entry_fp": entry_fp})
         vendor = _s(summary.get("vendor"), 200)
         if vendor:
             yield self._api(f"/api/vendor/{quote(vendor, safe='')}", "parse_vendor")
+
+    def _render_listing(self, url: str, entry_fp: str) -> scrapy.Request:
+        title_css = _css_of(self.profile.items[0].fields.get("title")) or "h1"
+        return scrapy.Request(url, callback=self.parse_rendered_listing, cb_kwargs={"entry_fp": entry_fp},
+                              errback=self._render_failed,
+                              meta={"playwright": True, "playwright_page_goto_kwargs": _GOTO,
+                                    "playwright_page_methods": [
+                                        PageMethod("wait_for_selector", title_css, timeout=self.render_wait_ms)]})
+
+    def parse_rendered_listing(self, response: Response, entry_fp: str) -> Iterator[Any]:
+        """A listing page as Chromium rendered it, read with the profile's fields."""
+        spec = self.profile.items[0]
+        item = self._build(spec, response, response.url, self._site_id(spec, response.url))
+        self.crawler.stats.inc_value("narcwatch/nebula/rendered_listing")
+        if item is None:
+            return  # _build counted and reported the field that stopped matching
+        yield item
+        self.ctx.frontier.save_entry(normalise_url(response.url), entry_fp, None, None)
 
     def parse_listing(self, response: Response, entry_fp: str) -> Iterator[Any]:
         if response.status == 401:

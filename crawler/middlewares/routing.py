@@ -23,7 +23,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from narcwatch.crawler.netguard import is_dark_host
-from narcwatch.crawler.tor import TorController, parse_control
+from narcwatch.crawler.tor import TorController, control_password, parse_control
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -86,8 +86,11 @@ class RoutingMiddleware:
         self.cfg = cfg
         self.epoch = 0
         self.failures = 0
-        self.controller = (TorController(cfg.control[0], cfg.control[1], cfg.control_password)
-                           if cfg.control else None)
+        password = cfg.control_password
+        if cfg.control and password is None:  # tor.control_password names a secret
+            password = control_password(crawler.settings.get("NARCWATCH_TOR_CONTROL_PASSWORD_SECRET"),
+                                        crawler.settings.get("NARCWATCH_SECRETS_FILE"))
+        self.controller = TorController(cfg.control[0], cfg.control[1], password) if cfg.control else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RoutingMiddleware":
