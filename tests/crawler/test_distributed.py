@@ -130,7 +130,9 @@ def test_feed_refuses_a_spider_with_session_state(redis_url: str, sandbox: Sandb
 @pytest.fixture(scope="module")
 def market() -> Iterator[SandboxServer]:
     # A little latency per response so a kill lands while requests are in flight.
-    with SandboxServer(World(seed=1, size="demo"), FaultConfig(throttle_seconds=0.02)) as srv:
+    # 50 ms per response (Tor-like latency) keeps one worker busy for several seconds, longer
+    # than the other's interpreter start-up on a loaded machine, so both really share the round.
+    with SandboxServer(World(seed=1, size="demo"), FaultConfig(throttle_seconds=0.05)) as srv:
         yield srv
 
 
