@@ -74,7 +74,8 @@ def _doc(row: Sequence[Any]) -> dict[str, Any]:
 
 
 class _Old(NamedTuple):
-    """A stored listing as ingest needs it: its ids, what FTS indexed, the document, content."""
+    """A stored listing as ingest needs it: its ids, what FTS indexed, the document, content,
+    and whether its current snapshot is a re-extraction row (see ``update_extractions``)."""
 
     rid: int
     title: str
@@ -82,6 +83,7 @@ class _Old(NamedTuple):
     doc: dict[str, Any]
     body: str
     content: int
+    derived: bool = False
 
 
 FLOAT_SORTS = ("price", "price_usd", "usd_per_gram", "usd_per_unit")
@@ -179,12 +181,12 @@ class SqliteStore:
                               for i in ext.identifiers)
         db = self._db
         for chunk in _chunks(sorted(keys)):
-            q = (f"SELECT {_DOC_COLUMNS}, d.title, d.text, s.content FROM {_DOC_FROM} "
+            q = (f"SELECT {_DOC_COLUMNS}, d.title, d.text, s.content, s.rid < 0 FROM {_DOC_FROM} "
                  f"WHERE d.key IN ({','.join('?' * len(chunk))})")
             for row in db.execute(q, chunk):
-                d = _doc(row[:-3])
+                d = _doc(row[:-4])
                 known.current[row[1]] = d
-                olds[row[1]] = _Old(row[0], row[-3], row[-2], d, row[12], row[-1])
+                olds[row[1]] = _Old(row[0], row[-4], row[-3], d, row[12], row[-2], bool(row[-1]))
         # snapshot ids exist only for stored listings: ask the (rid, seen_at, id) index, no global id index
         for chunk in _chunks(sorted(o.rid for o in olds.values())):
             q = f"SELECT id FROM snapshots WHERE rid IN ({','.join('?' * len(chunk))})"
@@ -283,7 +285,8 @@ class SqliteStore:
         rid_of = {}
         for k, o in olds.items():
             rid_of[k] = o.rid
-            contents.known(o.rid, o.body, o.content)
+            if not o.derived:  # a derived row's content is never shared: it is dropped with the row below
+                contents.known(o.rid, o.body, o.content)
         for key in p.docs:
             if key not in rid_of:
                 rid_of[key], next_rid = next_rid, next_rid + 1
@@ -326,6 +329,10 @@ class SqliteStore:
             """UPDATE docs SET key_lc=?, type=?, source_lc=?, vendor_lc=?, category_lc=?, currency_lc=?, url_lc=?,
                    capture_lc=?, title=?, text=?, price=?, price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?,
                    novel=?, last_crawl=?, first_seen=?, last_seen=?, snap=?, removed=0, missed=0 WHERE rid=?""", upd_rows)
+        # a re-extraction row the new snapshot replaces as current is reachable from nothing now
+        gone = [(o.rid, o.content) for k, o in olds.items() if o.derived and k in p.docs]
+        db.executemany("DELETE FROM snapshots WHERE rid = -?", [(r,) for r, _ in gone])
+        db.executemany("DELETE FROM contents WHERE id = ?", [(c,) for _, c in gone])
         db.executemany("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del)
         db.executemany("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add)
         db.executemany("DELETE FROM terms WHERE rid = ?", term_del)
@@ -422,7 +429,7 @@ class SqliteStore:
         return {
             "listings": one("SELECT count(*) FROM docs WHERE type='listing'"),
             "posts": one("SELECT count(*) FROM docs WHERE type='post'"),
-            "snapshots": one("SELECT count(*) FROM snapshots"),
+            "snapshots": one("SELECT count(*) FROM snapshots WHERE rid > 0"),  # not derived rows
             "vendors": one("SELECT count(*) FROM vendors"),
             "identifiers": one("SELECT count(*) FROM (SELECT DISTINCT kind, value FROM identifiers)"),
             "events": one("SELECT count(*) FROM events"),
@@ -765,42 +772,81 @@ class SqliteStore:
         last = ""
         while True:
             with self._lock:
-                rows = self._db.execute("SELECT key, doc FROM docs WHERE key > ? ORDER BY key LIMIT ?",
-                                        (last, batch)).fetchall()
+                rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.key > ? ORDER BY d.key "
+                                        "LIMIT ?", (last, max(1, batch))).fetchall()
             if not rows:
                 return
-            for key, doc in rows:
-                yield json.loads(doc)
-            last = rows[-1][0]
+            for row in rows:
+                yield _doc(row)
+            last = rows[-1][1]
 
     def update_extractions(self, docs: Sequence[dict[str, Any]], events: Sequence[ChangeEvent] = ()) -> int:
         """Replace the extracted fields of current documents (same keys) and record ``events``;
-        the observation history (snapshots, first/last seen) is left as it was captured."""
+        the observation history (snapshots, first/last seen) is left as it was captured.
+
+        How, in schema v2 (where the current document is ``docs.snap``'s snapshot + content):
+        rewriting the current snapshot's content would make history claim an extraction
+        that was not made when the page was seen, and a new snapshot would invent an
+        observation. So the re-extracted content goes into a *derived* snapshot row: a copy
+        of the current snapshot's observation columns (same id, seen_at, price, capture,
+        obs) pointing at a new ``contents`` row, stored under ``rid = -rid`` with no vendor
+        or price-per-gram, so it lies outside every listing's history (``listing``,
+        ``vendor``, ``trends`` and ingest's known snapshot ids all look snapshots up by a
+        listing's rid or vendor); ``docs.snap`` points at it. A second re-extraction
+        rewrites that row's content in place (derived content is never shared: ingest does
+        not reuse it), and the next ingest of the listing deletes both when its new
+        snapshot becomes current. The content keeps every document key that the snapshot
+        row and the live state do not provide (so ``retroactive_substances`` and the like
+        survive); price fields stay as observed. ``terms`` and the numeric columns are
+        written from the resulting document, FTS is untouched (the text is the captured
+        one), and the column snapshot is marked stale."""
         if not docs and not events:
             return 0
+        live = {"available", "removed", "missed", "first_seen", "last_seen"}
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 n = 0
+                seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
+                next_content = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
                 for d in docs:
-                    cur = db.execute(
-                        """UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=?, doc=? WHERE key=?""",
-                        (_f(d.get("usd_per_gram")), _f(d.get("usd_per_unit")), int(bool(d.get("novel"))),
-                         dumps(d), d["key"]))
-                    if not cur.rowcount:
+                    key = d.get("key")
+                    if not isinstance(key, str):
                         continue
-                    rid = db.execute("SELECT rid FROM docs WHERE key = ?", (d["key"],)).fetchone()[0]
+                    row = db.execute(f"SELECT {_DOC_COLUMNS}, s.rid, s.content FROM {_DOC_FROM} "
+                                     "WHERE d.key = ?", (key,)).fetchone()
+                    if row is None:
+                        continue
+                    rid, (sid, seen, price, cur, cap, obs) = row[0], row[7:12] + (row[13],)
+                    skip = live | set(json.loads(obs)) | {"id", "seen_at", "price", "currency", "capture_id"}
+                    body = dumps({k: v for k, v in d.items() if k not in skip})
+                    new = _doc((*row[:12], body, obs))
+                    if row[14] < 0:  # already derived: its content is its own
+                        db.execute("UPDATE contents SET body = ? WHERE id = ?", (body, row[15]))
+                    else:
+                        seq += 1
+                        db.execute("INSERT INTO contents (id, body) VALUES (?,?)", (next_content, body))
+                        db.execute("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, "
+                                   "usd_per_gram, capture_id, content, obs) VALUES (?,?,?,?,NULL,?,?,NULL,?,?,?)",
+                                   (seq, sid, -rid, seen, price, cur, cap, next_content, obs))
+                        db.execute("UPDATE docs SET snap = ? WHERE rid = ?", (seq, rid))
+                        next_content += 1
+                    db.execute("UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=? WHERE rid=?",
+                               (_f(new.get("usd_per_gram")), _f(new.get("usd_per_unit")), int(bool(new.get("novel"))),
+                                rid))
                     db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
                     db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
-                                   [(f, v.lower(), rid) for f in MULTI_FIELDS for v in d.get(f) or ()
-                                    if isinstance(v, str)])
+                                   [(f, v, rid) for f, v in _multi(new)])
                     n += 1
                 self._write_events(events)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                self._gen += 1
+                self._changed_at = time.monotonic()
         return n
 
     def close(self) -> None:
