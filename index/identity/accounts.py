@@ -3,8 +3,8 @@
 An account is what a site shows: a market vendor page, a forum author, a Telegram
 channel. It carries the identifiers seen on its pages (each with the capture it came
 from), the free text it wrote (for phrasing evidence) and its product line and price
-levels. Reading is a plain read-only SQL pass over the SQLite store, so identity
-resolution never takes the writer's lock.
+levels. Reading is a read-only pass over the SQLite store (documents decoded by the
+store's own code, ``storedocs``), so identity resolution never takes the writer's lock.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+from narcwatch.index.identity.storedocs import iter_current_documents
 
 __all__ = ["Account", "Sighting", "account_id", "load_accounts"]
 
@@ -127,10 +129,8 @@ def _load(db: sqlite3.Connection) -> dict[str, Account]:
             if isinstance(desc, str) and desc.strip():
                 acc.texts.append(desc[:_MAX_TEXT_CHARS])
     # Current documents: product line, prices, places, free text; posts make forum/channel accounts.
-    for dtype, doc_json in db.execute(
-            "SELECT type, doc FROM docs WHERE vendor_lc IS NOT NULL AND vendor_lc != '' ORDER BY key"):
-        d = _json(doc_json)
-        if not isinstance(d, dict) or not isinstance(d.get("vendor"), str) or not isinstance(d.get("source"), str):
+    for dtype, d in iter_current_documents(db, with_vendor=True):
+        if not isinstance(d.get("vendor"), str) or not isinstance(d.get("source"), str):
             continue
         acc = _get(accounts, d["source"], d["vendor"])
         seen = str(d.get("first_seen") or d.get("seen_at") or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Annotated, Any
 
 import typer
@@ -41,7 +42,9 @@ def _actor_section(ctx: typer.Context, name: str) -> None:
     st = state(ctx)
     try:
         res = resolve_store(st.data.store, st.data.root)
-    except (ValueError, OSError):
+    except (ValueError, OSError, sqlite3.Error) as exc:
+        # The vendor report above stands on its own: a failing actor section is a note, not an error.
+        console.print(escape(f"actor links unavailable: {type(exc).__name__}: {exc}"), highlight=False)
         return
     actor = res.actor(name)
     if actor is None:
