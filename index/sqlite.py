@@ -21,6 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -136,6 +137,22 @@ class SqliteStore:
 
     # --- schema ----------------------------------------------------------------------
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the store lock. Afterwards the in-memory column
+        snapshot is stale whether the write committed or not (over-reporting is cheap)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._gen += 1
+                self._changed_at = time.monotonic()
+
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -204,19 +221,10 @@ class SqliteStore:
         """One transaction per batch: plan against what is stored, then write everything."""
         if not batch:
             return []
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                known, olds = self._known(batch)
-                p = plan(batch, known)
-                self._write(p, olds)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            finally:
-                self._gen += 1
-                self._changed_at = time.monotonic()
+        with self._writing():
+            known, olds = self._known(batch)
+            p = plan(batch, known)
+            self._write(p, olds)
         return p.events
 
     # --- column snapshot ---------------------------------------------------------------
@@ -363,33 +371,22 @@ class SqliteStore:
 
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if db.execute("SELECT 1 FROM crawls WHERE source=? AND crawl_id=?", (source, crawl_id)).fetchone():
-                    db.execute("COMMIT")
-                    return []
-                db.execute("INSERT INTO crawls VALUES (?,?,?,?)", (source, crawl_id, int(complete), iso(at)))
-                if complete:
-                    src = source.lower()
-                    db.execute("""UPDATE docs SET missed = missed + 1 WHERE source_lc=? AND removed=0
-                                  AND type='listing' AND last_crawl != ?""", (src, crawl_id))
-                    gone = db.execute(f"""SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.source_lc=? AND d.removed=0
-                                          AND d.type='listing' AND d.missed >= ?""", (src, self.removed_after)).fetchall()
-                    for row in gone:
-                        d = _doc(row)
-                        d["available"], d["removed"] = False, True
-                        events.append(removal_event(d, crawl_id, iso(at), d["missed"]))
-                    db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
-                    self._write_events(events)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._gen += 1
-                self._changed_at = time.monotonic()
+        with self._writing() as db:
+            if db.execute("SELECT 1 FROM crawls WHERE source=? AND crawl_id=?", (source, crawl_id)).fetchone():
+                return []  # the same crawl ended twice: nothing new (the transaction commits empty)
+            db.execute("INSERT INTO crawls VALUES (?,?,?,?)", (source, crawl_id, int(complete), iso(at)))
+            if complete:
+                src = source.lower()
+                db.execute("""UPDATE docs SET missed = missed + 1 WHERE source_lc=? AND removed=0
+                              AND type='listing' AND last_crawl != ?""", (src, crawl_id))
+                gone = db.execute(f"""SELECT {_DOC_COLUMNS} FROM {_DOC_FROM} WHERE d.source_lc=? AND d.removed=0
+                                      AND d.type='listing' AND d.missed >= ?""", (src, self.removed_after)).fetchall()
+                for row in gone:
+                    d = _doc(row)
+                    d["available"], d["removed"] = False, True
+                    events.append(removal_event(d, crawl_id, iso(at), d["missed"]))
+                db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
+                self._write_events(events)
         return events
 
     # --- reads -----------------------------------------------------------------------
@@ -748,21 +745,11 @@ class SqliteStore:
         snapshot is written because nothing changed. Idempotent on replay."""
         # the document's last_seen is the docs column (laid over its snapshot on read)
         rows = [(crawl_id, iso(at), key, iso(at)) for key, crawl_id, at in seen]
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                before = db.total_changes
-                db.executemany("""UPDATE docs SET last_crawl=?, missed=0, last_seen=max(last_seen, ?)
-                                  WHERE key=? AND removed=0 AND last_seen <= ?""", rows)
-                changed = db.total_changes - before
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._gen += 1
-                self._changed_at = time.monotonic()
+        with self._writing() as db:
+            before = db.total_changes
+            db.executemany("""UPDATE docs SET last_crawl=?, missed=0, last_seen=max(last_seen, ?)
+                              WHERE key=? AND removed=0 AND last_seen <= ?""", rows)
+            changed = db.total_changes - before
         return changed
 
     # re-extraction (narcwatch.reextract) ----------------------------------------------
@@ -803,50 +790,40 @@ class SqliteStore:
         if not docs and not events:
             return 0
         live = {"available", "removed", "missed", "first_seen", "last_seen"}
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                n = 0
-                seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
-                next_content = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
-                for d in docs:
-                    key = d.get("key")
-                    if not isinstance(key, str):
-                        continue
-                    row = db.execute(f"SELECT {_DOC_COLUMNS}, s.rid, s.content FROM {_DOC_FROM} "
-                                     "WHERE d.key = ?", (key,)).fetchone()
-                    if row is None:
-                        continue
-                    rid, (sid, seen, price, cur, cap, obs) = row[0], row[7:12] + (row[13],)
-                    skip = live | set(json.loads(obs)) | {"id", "seen_at", "price", "currency", "capture_id"}
-                    body = dumps({k: v for k, v in d.items() if k not in skip})
-                    new = _doc((*row[:12], body, obs))
-                    if row[14] < 0:  # already derived: its content is its own
-                        db.execute("UPDATE contents SET body = ? WHERE id = ?", (body, row[15]))
-                    else:
-                        seq += 1
-                        db.execute("INSERT INTO contents (id, body) VALUES (?,?)", (next_content, body))
-                        db.execute("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, "
-                                   "usd_per_gram, capture_id, content, obs) VALUES (?,?,?,?,NULL,?,?,NULL,?,?,?)",
-                                   (seq, sid, -rid, seen, price, cur, cap, next_content, obs))
-                        db.execute("UPDATE docs SET snap = ? WHERE rid = ?", (seq, rid))
-                        next_content += 1
-                    db.execute("UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=? WHERE rid=?",
-                               (_f(new.get("usd_per_gram")), _f(new.get("usd_per_unit")), int(bool(new.get("novel"))),
-                                rid))
-                    db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
-                    db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
-                                   [(f, v, rid) for f, v in _multi(new)])
-                    n += 1
-                self._write_events(events)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            finally:
-                self._gen += 1
-                self._changed_at = time.monotonic()
+        with self._writing() as db:
+            n = 0
+            seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
+            next_content = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
+            for d in docs:
+                key = d.get("key")
+                if not isinstance(key, str):
+                    continue
+                row = db.execute(f"SELECT {_DOC_COLUMNS}, s.rid, s.content FROM {_DOC_FROM} "
+                                 "WHERE d.key = ?", (key,)).fetchone()
+                if row is None:
+                    continue
+                rid, (sid, seen, price, cur, cap, obs) = row[0], row[7:12] + (row[13],)
+                skip = live | set(json.loads(obs)) | {"id", "seen_at", "price", "currency", "capture_id"}
+                body = dumps({k: v for k, v in d.items() if k not in skip})
+                new = _doc((*row[:12], body, obs))
+                if row[14] < 0:  # already derived: its content is its own
+                    db.execute("UPDATE contents SET body = ? WHERE id = ?", (body, row[15]))
+                else:
+                    seq += 1
+                    db.execute("INSERT INTO contents (id, body) VALUES (?,?)", (next_content, body))
+                    db.execute("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, "
+                               "usd_per_gram, capture_id, content, obs) VALUES (?,?,?,?,NULL,?,?,NULL,?,?,?)",
+                               (seq, sid, -rid, seen, price, cur, cap, next_content, obs))
+                    db.execute("UPDATE docs SET snap = ? WHERE rid = ?", (seq, rid))
+                    next_content += 1
+                db.execute("UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=? WHERE rid=?",
+                           (_f(new.get("usd_per_gram")), _f(new.get("usd_per_unit")), int(bool(new.get("novel"))),
+                            rid))
+                db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
+                db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
+                               [(f, v, rid) for f, v in _multi(new)])
+                n += 1
+            self._write_events(events)
         return n
 
     def close(self) -> None:
