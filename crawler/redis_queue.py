@@ -181,6 +181,15 @@ def requeue_own(server: Any, keys: Keys, worker: str) -> int:
     return int(server.eval(_REQUEUE_OWN, 2, keys.processing(worker), keys.queue))
 
 
+_PUSH_IF_NEW = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
 class ReliableQueue(Base):
     """scrapy-redis queue class (``SCHEDULER_QUEUE_CLASS``): priority order, pop-to-processing, ack after commit.
 
@@ -195,6 +204,7 @@ class ReliableQueue(Base):
                          settings.get("NARCWATCH_REDIS_NAMESPACE") or "narcwatch")
         self.processing = self.keys.processing(self.worker)
         self._pop = server.register_script(_POP)
+        self._push_new = server.register_script(_PUSH_IF_NEW)
         self._by_fp: dict[str, list[str]] = defaultdict(list)  # page fingerprint -> tokens in flight
         self._settled: list[str] = []  # tokens whose page ended, waiting for the spool commit
         self.stats = spider.crawler.stats
@@ -212,6 +222,16 @@ class ReliableQueue(Base):
         if b"__unserializable__" in data:
             self.stats.inc_value("narcwatch/redis/meta_dropped")
         self.server.execute_command("ZADD", self.key, -request.priority, data)
+
+    def push_if_new(self, request: Any, seen_key: str, fingerprint: str) -> bool:
+        """Mark ``fingerprint`` seen and queue ``request`` in one atomic step. Two round
+        trips (SADD, then ZADD) lose a request when a worker dies between them: the
+        recovered parent page re-yields it and the filter drops it as already seen."""
+        request.meta.pop(TOKEN_META, None)
+        data = self._encode_request(request)
+        if b"__unserializable__" in data:
+            self.stats.inc_value("narcwatch/redis/meta_dropped")
+        return bool(self._push_new(keys=[seen_key, self.key], args=[fingerprint, -request.priority, data]))
 
     def pop(self, timeout: int = 0) -> Any:
         got = self._pop(keys=[self.key, self.processing, self.keys.workers], args=[self.worker])

@@ -32,6 +32,16 @@ class RedisScheduler(Scheduler):
             spider.logger.info("joining a crawl round with %d requests queued", queued)
 
     def enqueue_request(self, request: Any) -> bool:
+        if not request.dont_filter and hasattr(self.queue, "push_if_new") and hasattr(self.df, "key"):
+            # seen-set and queue change together, or not at all (see ReliableQueue.push_if_new)
+            if not self.queue.push_if_new(request, self.df.key, self.df.request_fingerprint(request)):
+                self.df.log(request, self.spider)
+                if self.stats:
+                    self.stats.inc_value("narcwatch/redis/duplicate")
+                return False
+            if self.stats:
+                self.stats.inc_value("scheduler/enqueued/redis")
+            return True
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             if self.stats:

@@ -106,6 +106,19 @@ def read_result(workdir: Path, source: Source, crawl_id: str, data_dir: DataDir,
     return result
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak RSS. ``getrusage`` is wrong here: Linux carries ru_maxrss
+    across exec, so a crawl child reports its parent's peak at fork time (a test runner's
+    580 MB, say); VmHWM belongs to the address space exec created."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _child(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     from narcwatch.crawler import netguard
@@ -147,7 +160,7 @@ def _child(job_file: str) -> int:
     process.start()
     stats = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in (crawler.stats.get_stats() or {}).items()}
     # Peak resident memory of this crawl process (KiB on Linux): the bounded-memory figure.
-    stats["narcwatch/peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stats["narcwatch/peak_rss_kb"] = peak_rss_kb()
     errors = {k.rsplit("/", 1)[1]: int(v) for k, v in stats.items() if k.startswith("narcwatch/errors/")}
     for k, v in stats.items():
         if k.startswith("narcwatch/leak_guard/refused/") and v:
