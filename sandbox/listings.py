@@ -366,6 +366,21 @@ def description(ls: Listings, d: ListingData, hours: float, currency: str) -> st
     return "\n".join(parts)
 
 
+def listing_truth(site_id: str, url: str, ls: Listings, d: ListingData, hours: float, *, currency: str,
+                  category: str, price: str, displayed: list[dict[str, str]], tiers: list[tuple[str, str]],
+                  available: bool, description: str, **extra: object) -> dict[str, object]:
+    """The ground-truth record of one listing page, the same shape for every market."""
+    return {"source": site_id, "url": url, "kind": "listing", "site_id": d.site_id, **extra,
+            "fields": {"title": d.title, "vendor": d.account.handle, "category": category,
+                       "price": price, "currency": currency, "displayed_prices": displayed,
+                       "tiers": [{"quantity": q, "price": p, "currency": currency} for q, p in tiers],
+                       "ships_from": d.ships_from, "ships_from_code": d.ships_from_code,
+                       "ships_to": d.ships_to, "ships_to_codes": list(d.ships_to_codes),
+                       "escrow": d.escrow, "available": available, "description": description},
+            **listing_facts(ls, d, hours, currency), "vendor_account": d.account.id,
+            "person": f"p{d.account.person}", "created_hours": d.created}
+
+
 def listing_facts(ls: Listings, d: ListingData, hours: float, currency: str) -> dict[str, object]:
     """The ground-truth facts of a listing page (substances, offers, wallets, identifiers)."""
     w = ls.w

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from narcwatch.sandbox import lexicon
 from narcwatch.sandbox.http import Request, Response, html, redirect, text
-from narcwatch.sandbox.listings import ListingData, description, fmt_money, listing_facts
+from narcwatch.sandbox.listings import ListingData, description, fmt_money, listing_truth
 from narcwatch.sandbox.sites._base import Site, esc
 from narcwatch.sandbox.sites.vendor import vendor_truth, vendor_view
 from narcwatch.sandbox.world import Account
@@ -225,19 +225,12 @@ class ClassicMarket(Site):
             if d is None or not ls.visible(d, hours):
                 continue
             v = self.view(d, hours)
-            yield {
-                "source": self.id, "url": self.url(f"/listing/{d.site_id}"), "kind": "listing", "site_id": d.site_id,
-                "fields": {"title": d.title, "vendor": d.account.handle, "category": lexicon.CATEGORIES[d.category],
-                           "price": v["usd"], "currency": "USD",
-                           "displayed_prices": [{"amount": v["usd"], "currency": "USD"}, {"amount": v["btc"], "currency": "BTC"},
-                                                {"amount": v["xmr"], "currency": "XMR"}],
-                           "tiers": [{"quantity": q, "price": p, "currency": "USD"} for q, p in v["tiers"]],  # type: ignore[union-attr]
-                           "ships_from": d.ships_from, "ships_from_code": d.ships_from_code,
-                           "ships_to": d.ships_to, "ships_to_codes": list(d.ships_to_codes),
-                           "escrow": d.escrow, "available": v["available"], "description": v["description"]},
-                **listing_facts(ls, d, hours, "USD"), "vendor_account": d.account.id, "person": f"p{d.account.person}",
-                "created_hours": d.created,
-            }
+            yield listing_truth(
+                self.id, self.url(f"/listing/{d.site_id}"), ls, d, hours, currency="USD",
+                category=lexicon.CATEGORIES[d.category], price=v["usd"],  # type: ignore[arg-type]
+                displayed=[{"amount": v["usd"], "currency": "USD"}, {"amount": v["btc"], "currency": "BTC"},  # type: ignore[list-item]
+                           {"amount": v["xmr"], "currency": "XMR"}],
+                tiers=v["tiers"], available=v["available"], description=v["description"])  # type: ignore[arg-type]
         for acc in self.world.accounts(self.id):
             if acc.active(hours):
                 yield vendor_truth(self, acc, hours, self.url(f"/vendor/{acc.handle}"))

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from narcwatch.sandbox import lexicon
 from narcwatch.sandbox.http import Request, Response, html
-from narcwatch.sandbox.listings import ListingData, description, listing_facts
+from narcwatch.sandbox.listings import ListingData, description, listing_truth
 from narcwatch.sandbox.sites._base import Site, esc
 from narcwatch.sandbox.sites.vendor import vendor_truth, vendor_view
 
@@ -140,15 +140,11 @@ class RuMarket(Site):
             if d is None or not ls.visible(d, hours):
                 continue
             tiers = ls.tiers(d, hours, "RUB")
-            yield {"source": self.id, "url": self.url(f"/tovar/{d.site_id}"), "kind": "listing", "site_id": d.site_id,
-                   "fields": {"title": d.title, "vendor": d.account.handle, "category": lexicon.CATEGORIES_RU[d.category],
-                              "price": tiers[0][1], "currency": "RUB", "displayed_prices": [{"amount": tiers[0][1], "currency": "RUB"}],
-                              "tiers": [{"quantity": q, "price": p, "currency": "RUB"} for q, p in tiers],
-                              "ships_from": d.ships_from, "ships_from_code": d.ships_from_code, "ships_to": d.ships_to,
-                              "ships_to_codes": list(d.ships_to_codes), "escrow": d.escrow, "available": ls.available(d, hours),
-                              "description": description(ls, d, hours, "RUB")},
-                   **listing_facts(ls, d, hours, "RUB"), "vendor_account": d.account.id, "person": f"p{d.account.person}",
-                   "created_hours": d.created}
+            yield listing_truth(
+                self.id, self.url(f"/tovar/{d.site_id}"), ls, d, hours, currency="RUB",
+                category=lexicon.CATEGORIES_RU[d.category], price=tiers[0][1],
+                displayed=[{"amount": tiers[0][1], "currency": "RUB"}], tiers=tiers,
+                available=ls.available(d, hours), description=description(ls, d, hours, "RUB"))
         for acc in self.world.accounts(self.id):
             if acc.active(hours):
                 yield vendor_truth(self, acc, hours, self.url(f"/magazin/{quote(acc.handle)}"))

@@ -21,7 +21,7 @@ from pathlib import Path
 from narcwatch.sandbox import lexicon
 from narcwatch.sandbox._rng import h64
 from narcwatch.sandbox.http import Request, Response, html
-from narcwatch.sandbox.listings import ListingData, description, listing_facts
+from narcwatch.sandbox.listings import ListingData, description, listing_truth
 from narcwatch.sandbox.sites._base import Site
 from narcwatch.sandbox.sites.vendor import vendor_truth, vendor_view
 
@@ -135,16 +135,11 @@ class SpaMarket(Site):
             if d is None or not ls.visible(d, hours):
                 continue
             tiers = ls.tiers(d, hours, "EUR")
-            yield {"source": self.id, "url": self.url(f"/item/{d.site_id}"), "kind": "listing", "site_id": d.site_id,
-                   "api_url": self.url(f"/api/listing/{d.site_id}"),
-                   "fields": {"title": d.title, "vendor": d.account.handle, "category": lexicon.CATEGORIES[d.category],
-                              "price": tiers[0][1], "currency": "EUR", "displayed_prices": [{"amount": tiers[0][1], "currency": "EUR"}],
-                              "tiers": [{"quantity": q, "price": p, "currency": "EUR"} for q, p in tiers],
-                              "ships_from": d.ships_from, "ships_from_code": d.ships_from_code, "ships_to": d.ships_to,
-                              "ships_to_codes": list(d.ships_to_codes), "escrow": d.escrow, "available": ls.available(d, hours),
-                              "description": description(ls, d, hours, "EUR")},
-                   **listing_facts(ls, d, hours, "EUR"), "vendor_account": d.account.id, "person": f"p{d.account.person}",
-                   "created_hours": d.created}
+            yield listing_truth(
+                self.id, self.url(f"/item/{d.site_id}"), ls, d, hours, currency="EUR",
+                category=lexicon.CATEGORIES[d.category], price=tiers[0][1],
+                displayed=[{"amount": tiers[0][1], "currency": "EUR"}], tiers=tiers,
+                available=ls.available(d, hours), description=description(ls, d, hours, "EUR"), api_url=self.url(f"/api/listing/{d.site_id}"))
         for acc in self.world.accounts(self.id):
             if acc.active(hours):
                 yield vendor_truth(self, acc, hours, self.url(f"/vendor/{acc.handle}"))
