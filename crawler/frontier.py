@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from narcwatch.crawler.sqlitetx import immediate
+
 __all__ = ["CrawlRecord", "EntryState", "Frontier"]
 
 _SCHEMA = """
@@ -104,7 +106,7 @@ class Frontier:
         pending = [(self.crawl_id, fp, PENDING, blob) for fp, blob in self._pending.items()]
         marks = [(self.crawl_id, fp, state) for fp, state in self._marks.items()]
         entries = [(url, *e, self.crawl_id) for url, e in self._entries.items()]
-        with _Tx(self._db):
+        with immediate(self._db):
             if pending:
                 self._db.executemany(_INSERT_PENDING, pending)
             if marks:
@@ -195,14 +197,3 @@ _MARK = ("INSERT INTO requests(crawl_id, fp, state) VALUES (?,?,?) "
          "ELSE max(state, excluded.state) END, request=NULL "
          "WHERE excluded.state > 0")
 _SAVE_ENTRY = "INSERT OR REPLACE INTO entries(url, entry_fp, etag, modified, crawl_id) VALUES (?,?,?,?,?)"
-
-
-class _Tx:
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from narcwatch.crawler.sqlitetx import immediate
+
 __all__ = ["Spool", "SpoolEntry"]
 
 _SCHEMA = """
@@ -71,7 +73,7 @@ class Spool:
         """Append items in one transaction; returns how many were new."""
         now = time.time()
         data = [(k, kind, src, json.dumps(p, default=str, ensure_ascii=False), now) for k, kind, p, src in rows]
-        with self._tx():
+        with immediate(self._db):
             before = self._db.total_changes
             self._db.executemany(
                 "INSERT OR IGNORE INTO items(key, kind, source, payload, created) VALUES (?,?,?,?,?)", data
@@ -92,7 +94,7 @@ class Spool:
 
     def ack(self, consumer: str, seq: int) -> None:
         """Commit the consumer's offset: everything up to ``seq`` is durably processed."""
-        with self._tx():
+        with immediate(self._db):
             self._db.execute(
                 "INSERT INTO offsets(consumer, seq) VALUES (?, ?) "
                 "ON CONFLICT(consumer) DO UPDATE SET seq = max(seq, excluded.seq)",
@@ -120,19 +122,3 @@ class Spool:
             args = (kind,)
         for s, k, knd, src, p in self._db.execute(sql + " ORDER BY seq", args):
             yield SpoolEntry(s, k, knd, src, json.loads(p))
-
-    def _tx(self) -> "_Tx":
-        return _Tx(self._db)
-
-
-class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (autocommit connection)."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

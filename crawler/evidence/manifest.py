@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from narcwatch.crawler.models import Capture
+from narcwatch.crawler.sqlitetx import immediate
 
 __all__ = ["Manifest"]
 
@@ -71,13 +72,8 @@ class Manifest:
         """Write the buffered rows in one transaction."""
         if not self._rows:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._db):
             self._db.executemany(_INSERT, self._rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         self._rows.clear()
 
     def get(self, capture_id: str) -> Capture | None:
