@@ -143,6 +143,7 @@ def build_settings(source: Source, config: Config, data_dir: DataDir, crawl_id: 
             "http": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
             "https": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
         },
+        "DOWNLOADER": "narcwatch.crawler.downloader.SlotReservingDownloader",  # per-site limit that holds
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
         "SPIDER_MIDDLEWARES": dict(SPIDER_MIDDLEWARES),
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),

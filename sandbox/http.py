@@ -85,6 +85,10 @@ class HttpListener:
         self.port = 0
         self.requests = 0
         self.connections = 0
+        # Requests being answered now, and the most ever at once, per Host: lets tests check
+        # that a crawler keeps to its per-site concurrency limit.
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -117,13 +121,13 @@ class HttpListener:
                 if req is None:
                     return
                 self.requests += 1
+                host = req.host
+                now = self.in_flight[host] = self.in_flight.get(host, 0) + 1
+                self.max_in_flight[host] = max(now, self.max_in_flight.get(host, 0))
                 try:
-                    resp = self.route(req)
-                except Exception as exc:  # noqa: BLE001 - a bug in a page must not kill the server
-                    resp = text(f"internal error: {type(exc).__name__}: {exc}", 500)
-                delay = resp.delay + self.latency
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                    resp = await self._answer(req)
+                finally:
+                    self.in_flight[host] -= 1
                 if resp.drop:
                     writer.transport.abort()
                     return
@@ -147,6 +151,17 @@ class HttpListener:
                 writer.close()
             except RuntimeError:  # loop shutting down
                 pass
+
+    async def _answer(self, req: Request) -> Response:
+        """The route's response after its delay; counted in flight until then."""
+        try:
+            resp = self.route(req)
+        except Exception as exc:  # noqa: BLE001 - a bug in a page must not kill the server
+            resp = text(f"internal error: {type(exc).__name__}: {exc}", 500)
+        delay = resp.delay + self.latency
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return resp
 
     @staticmethod
     def _head(resp: Response, method: str, keep: bool) -> bytes:
