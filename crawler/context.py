@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request
 
-__all__ = ["CrawlContext", "PageLedger", "get_context"]
+__all__ = ["PAGE_FP", "CrawlContext", "PageLedger", "get_context"]
 
 _lock = threading.Lock()
+
+
+PAGE_FP = "narcwatch_page_fp"  # request.meta: fingerprint of the request the scheduler handed out
 
 
 @dataclass
@@ -98,6 +101,16 @@ class CrawlContext:
 
     def fingerprint(self, request: Request) -> str:
         return self.crawler.request_fingerprinter.fingerprint(request).hex()
+
+    def page_fingerprint(self, request: Request) -> str:
+        """The frontier row ``request`` answers for.
+
+        A redirect replaces the scheduled request with one for the new URL (meta copied),
+        so the page that ends is the *scheduled* one: without this, a market that
+        redirects its listing links leaves every such row pending and no crawl of it is
+        ever complete (so REMOVED never fires) and every resume fetches it all again."""
+        fp = request.meta.get(PAGE_FP)
+        return fp if isinstance(fp, str) else self.fingerprint(request)
 
     def flush(self) -> None:
         """Commit now: evidence, then items, then the frontier (see the module docstring)."""

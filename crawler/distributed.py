@@ -164,7 +164,7 @@ class RedisFrontierSpiderMiddleware(FrontierSpiderMiddleware):
     Start requests are dropped: ``feed_source`` put the start pages in Redis once per round."""
 
     async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        fp = self.ctx.fingerprint(response.request) if response.request is not None else None
+        fp = self.ctx.page_fingerprint(response.request) if response.request is not None else None
         try:
             async for out in result:
                 if not isinstance(out, Request) and fp is not None:

@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred
 class SlotReservingDownloader(Downloader):
     """``Downloader`` whose transfer slots are taken when a download is scheduled."""
 
-    def _wait_for_download(self, slot: Slot, request: Request, queue_dfd: "Deferred[Any]") -> Any:
+    def _wait_for_download(self, slot: Slot, request: Request, queue_dfd: Deferred[Any]) -> Any:
         # Called synchronously by _process_queue to build the coroutine it schedules: the
         # reservation counts before _process_queue checks free_transfer_slots() again.
         # _download adds the same request (a set: no-op) and removes it when done.

@@ -36,5 +36,5 @@ class CountedHttpCompressionMiddleware(HttpCompressionMiddleware):
             return super().process_response(request, response)
         except IgnoreRequest:
             ctx = self._nw_ctx  # type: ignore[attr-defined]
-            ctx.page_failed(ctx.fingerprint(request), "decompression_maxsize")
+            ctx.page_failed(ctx.page_fingerprint(request), "decompression_maxsize")
             raise

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from narcwatch.crawler.context import CrawlContext, get_context
+from narcwatch.crawler.context import PAGE_FP, CrawlContext, get_context
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -32,14 +32,15 @@ class FrontierSpiderMiddleware:
         self.ctx = ctx
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "FrontierSpiderMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> FrontierSpiderMiddleware:
         return cls(crawler, get_context(crawler))
 
     async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        fp = self.ctx.fingerprint(response.request) if response.request is not None else None
+        fp = self.ctx.page_fingerprint(response.request) if response.request is not None else None
         discovered: list[Request] = []
         async for out in result:
             if isinstance(out, Request):
+                out.meta.pop(PAGE_FP, None)  # a callback that copied response.meta must not inherit our page
                 discovered.append(out)
             elif fp is not None:
                 self.ctx.ledger.expect(fp, out)
@@ -62,6 +63,7 @@ class FrontierSpiderMiddleware:
         spider = self.crawler.spider
         async for out in start:
             if isinstance(out, Request):
+                out.meta.pop(PAGE_FP, None)
                 try:
                     self.ctx.frontier.add_pending([(self.ctx.fingerprint(out), out.to_dict(spider=spider))])
                 except ValueError:
@@ -80,17 +82,28 @@ class FrontierSkipMiddleware:
         self.ctx = ctx
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "FrontierSkipMiddleware":
-        return cls(crawler, get_context(crawler))
+    def from_crawler(cls, crawler: Crawler) -> FrontierSkipMiddleware:
+        mw = cls(crawler, get_context(crawler))
+        crawler.signals.connect(mw._dropped, signal=signals.request_dropped)
+        return mw
 
     def process_request(self, request: Request) -> None:
-        if self.ctx.record.resumed and self.ctx.frontier.is_done(self.ctx.fingerprint(request)):
+        fp = request.meta.setdefault(PAGE_FP, self.ctx.fingerprint(request))  # kept across redirects
+        if self.ctx.record.resumed and self.ctx.frontier.is_done(fp):
             self.stats.inc_value("narcwatch/frontier/skipped_done")
             raise SkipRequest("already done in this crawl")
 
+    def _dropped(self, request: Request, **_: Any) -> None:
+        """A redirect to a URL this crawl already has is dropped by the duplicate filter: the
+        page it stood for is fetched under that URL, so its own row is done."""
+        fp = request.meta.get(PAGE_FP)
+        if isinstance(fp, str) and request.meta.get("redirect_urls") and fp != self.ctx.fingerprint(request):
+            self.stats.inc_value("narcwatch/frontier/redirect_to_seen")
+            self.ctx.page_done(fp)
+
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status >= 400 and response.status not in request.meta.get("handle_httpstatus_list", ()):
-            fp = self.ctx.fingerprint(request)
+            fp = self.ctx.page_fingerprint(request)
             if response.status in _GONE:
                 self.stats.inc_value(f"narcwatch/gone/{response.status}")
                 self.ctx.page_done(fp)
@@ -99,7 +112,7 @@ class FrontierSkipMiddleware:
         return response
 
     def process_exception(self, request: Request, exception: BaseException) -> None:
-        fp = self.ctx.fingerprint(request)
+        fp = self.ctx.page_fingerprint(request)
         if isinstance(exception, SkipRequest):
             if str(exception) != "already done in this crawl":
                 self.ctx.page_done(fp)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from narcwatch.crawler.config import Config, TorConfig
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import crawl_source

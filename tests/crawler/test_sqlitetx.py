@@ -1,7 +1,6 @@
 import sqlite3
 
 import pytest
-
 from narcwatch.crawler.sqlitetx import immediate
 
 
