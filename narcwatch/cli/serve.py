@@ -153,4 +153,23 @@ def register(app: typer.Typer) -> None:
             accounts.close()
         typer.echo(token)
 
+    @users.command("unlock", help="Lift a failed-login lock on a user name, or on a client address with --address.")
+    def users_unlock(ctx: typer.Context, subject: str,
+                     address: Annotated[bool, typer.Option("--address", help="SUBJECT is a client address.")] = False,
+                     ) -> None:
+        from narcwatch.dashboards.audit import AuditLog
+        from narcwatch.dashboards.throttle import LoginThrottle, Scope
+
+        root = state(ctx).data.root
+        throttle = LoginThrottle(root / "dashboard.sqlite")
+        try:
+            lifted = throttle.unlock(Scope.ADDRESS if address else Scope.USER, subject)
+        finally:
+            throttle.close()
+        audit = AuditLog(root / "audit.sqlite")
+        audit.record(f"cli:{getpass.getuser()}", "unlock", subject, scope="address" if address else "user",
+                     lifted=lifted)
+        audit.close()
+        typer.echo(f"{'unlocked' if lifted else 'no lock on'} {subject}")
+
     app.add_typer(users, name="users", help="Manage dashboard users and API tokens.")
