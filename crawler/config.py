@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from narcwatch.crawler.models import Network, Source
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem, load_located, problems_from_validation
 
-__all__ = ["Config", "ConfigError", "check_config", "NotifierConfig", "StoreConfig", "TorConfig", "load_config"]
+__all__ = ["Config", "ConfigError", "DashboardConfig", "check_config", "NotifierConfig", "StoreConfig", "TorConfig",
+           "load_config"]
 
 
 class _Section(BaseModel):
@@ -48,6 +49,15 @@ class StoreConfig(_Section):
     index_prefix: str = "narcwatch"
 
 
+class DashboardConfig(_Section):
+    """``narcwatch serve``: failed-login throttling (``dashboards.throttle``)."""
+
+    login_max_failures: int = Field(default=5, ge=1)  # per user name, within the window
+    login_max_failures_per_address: int = Field(default=20, ge=1)  # per client address (NATs share one)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    login_lockout_minutes: float = Field(default=15.0, gt=0)
+
+
 class NotifierConfig(BaseModel):
     """A delivery target; fields beyond ``id``/``type`` belong to the notifier kind."""
 
@@ -65,6 +75,7 @@ class Config(BaseSettings):
     profiles_dirs: list[Path] = Field(default_factory=list)
     tor: TorConfig = Field(default_factory=TorConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     sources: list[Source] = Field(default_factory=list)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     rules: list[Path] = Field(default_factory=list)

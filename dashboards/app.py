@@ -30,6 +30,7 @@ from narcwatch.dashboards.auth import Accounts, Role
 from narcwatch.dashboards.reader import as_reader
 from narcwatch.dashboards.routes import admin, api, login, metrics, pages
 from narcwatch.dashboards.security import gate, need
+from narcwatch.dashboards.throttle import LoginThrottle, ThrottlePolicy
 from narcwatch.dashboards.views import DashboardReader, NotAvailable
 from narcwatch.dashboards.web import AppContext, make_env, render
 
@@ -61,15 +62,22 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
     root = data_dir.root if isinstance(data_dir, DataDir) else Path(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     config = config or Config(data_dir=root)
+    dash = config.dashboard
+    policy = ThrottlePolicy(max_failures=dash.login_max_failures,
+                            max_failures_per_address=dash.login_max_failures_per_address,
+                            window=dash.login_window_minutes * 60, lockout=dash.login_lockout_minutes * 60)
     context = AppContext(
         reader=reader or as_reader(store, root), accounts=Accounts(root, session_hours=session_hours, hasher=password_hasher),
-        audit=AuditLog(root / "audit.sqlite"), data_dir=root, config=config, env=make_env(), store=store)
+        audit=AuditLog(root / "audit.sqlite"), data_dir=root, config=config, env=make_env(), store=store,
+        throttle=LoginThrottle(root / "dashboard.sqlite", policy))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         context.accounts.close()
         context.audit.close()
+        if context.throttle is not None:
+            context.throttle.close()
 
     app = FastAPI(title="narcwatch", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   lifespan=lifespan)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from narcwatch.crawler.models import Capture, Listing, Money
+from narcwatch.crawler.models import Capture, Listing, Money, PriceTier
 from narcwatch.dashboards.evidence import lookup_capture
 from narcwatch.dashboards.reader import _decimal, _strings, hit_from_document, read_crawl_status
 from narcwatch.dashboards.views import (
@@ -29,6 +29,7 @@ from narcwatch.dashboards.views import (
     Hit,
     IdentifierSeen,
     ListingView,
+    OfferRow,
     PriceLevel,
     SearchPage,
     Snapshot,
@@ -43,6 +44,7 @@ __all__ = ["IndexReader", "marker_segments"]
 TREND_CLASSES = 8
 TREND_SUBSTANCES = 8
 LINKED_IDENTIFIERS = 10
+MAX_ROWS = 50  # offers/tiers read from one document (the index keeps fewer; a foreign store may not)
 
 try:  # the index's highlight markers; absent on a branch without the index
     from narcwatch.index.results import HL_END, HL_START
@@ -92,6 +94,44 @@ def _first(v: Any) -> str | None:
     return values[0] if values else None
 
 
+def _text(v: Any, limit: int = 200) -> str | None:
+    return v[:limit] if isinstance(v, str) and v else None
+
+
+def _currency(v: Any) -> str | None:
+    return v.upper() if isinstance(v, str) and 2 <= len(v) <= 10 else None
+
+
+def offers_from_document(doc: Mapping[str, Any]) -> list[OfferRow]:
+    """The document's ``offers`` (``narcwatch.index.documents.offer_rows``) as rows; odd entries are skipped."""
+    raw = doc.get("offers")
+    if not isinstance(raw, (list, tuple)):
+        return []
+    rows = []
+    for o in raw[:MAX_ROWS]:
+        if not isinstance(o, Mapping):
+            continue
+        row = OfferRow(quantity=_decimal(o.get("quantity")), unit=_text(o.get("unit"), 20),
+                       purity=_decimal(o.get("purity")), price=_decimal(o.get("price")),
+                       currency=_currency(o.get("currency")), usd=_decimal(o.get("usd")),
+                       usd_per_unit=_decimal(o.get("usd_per_unit")))
+        if row != OfferRow():
+            rows.append(row)
+    return rows
+
+
+def tiers_from_document(doc: Mapping[str, Any]) -> list[PriceTier]:
+    """The tier table as the site displayed it (``tiers``: quantity text, price, currency)."""
+    raw = doc.get("tiers")
+    if not isinstance(raw, (list, tuple)):
+        return []
+    out = []
+    for t in raw[:MAX_ROWS]:
+        if isinstance(t, Mapping) and (money := _money(t.get("price"), t.get("currency"))) is not None:
+            out.append(PriceTier.model_construct(quantity=str(t.get("quantity") or "")[:100], price=money))
+    return out
+
+
 def listing_from_document(doc: Mapping[str, Any]) -> Listing:
     """The current document as a ``Listing`` for display (never raises on odd fields)."""
     return Listing.model_construct(
@@ -100,10 +140,22 @@ def listing_from_document(doc: Mapping[str, Any]) -> Listing:
         capture_id=str(doc.get("capture_id") or ""), capture_sha256=str(doc.get("capture_sha256") or ""),
         type="listing", title=str(doc.get("title") or ""), vendor=doc.get("vendor") or None,
         category=doc.get("category") or None, price=_money(doc.get("price"), doc.get("currency")),
-        displayed_prices=[], tiers=[], ships_from=", ".join(_strings(doc.get("ships_from"))) or None,
+        displayed_prices=[], tiers=tiers_from_document(doc), ships_from=", ".join(_strings(doc.get("ships_from"))) or None,
         ships_to=", ".join(_strings(doc.get("ships_to"))) or None, escrow=None,
         description=str(doc.get("text") or ""), available=bool(doc.get("available", True)),
         language=str(doc.get("language") or "en"))
+
+
+def substance_class(canonical: str) -> str:
+    """The lexicon's class of a substance ("" for one it does not know, e.g. a novel one):
+    the index document keeps the listing's classes, not which substance has which."""
+    try:
+        from narcwatch.extract.lexicon import load_lexicon
+
+        entry = load_lexicon().get(canonical)
+    except (ImportError, OSError, ValueError, KeyError):
+        return ""
+    return entry.cls.value if entry is not None else ""
 
 
 def facts_from_document(doc: Mapping[str, Any]) -> Facts:
@@ -111,10 +163,11 @@ def facts_from_document(doc: Mapping[str, Any]) -> Facts:
     wallets = [(str(k).removeprefix("wallet:"), str(v)) for k, v in facts if str(k).startswith("wallet:")]
     idents = [(str(k), str(v)) for k, v in facts if not str(k).startswith("wallet:")]
     classes = _strings(doc.get("classes"))
-    return Facts(substances=[(s, "") for s in _strings(doc.get("substances"))], classes=classes,
+    return Facts(substances=[(s, substance_class(s)) for s in _strings(doc.get("substances"))], classes=classes,
                  price_usd=_decimal(doc.get("price_usd")), usd_per_gram=_decimal(doc.get("usd_per_gram")),
                  usd_per_unit=_decimal(doc.get("usd_per_unit")), wallets=wallets, identifiers=idents,
-                 cas=_strings(doc.get("cas")), novel=_strings(doc.get("novel_substances")))
+                 cas=_strings(doc.get("cas")), novel=_strings(doc.get("novel_substances")),
+                 offers=offers_from_document(doc))
 
 
 def _week(d: date) -> date:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from narcwatch.crawler.models import Capture, Listing, Money
-from narcwatch.extract.models import Extraction
+from narcwatch.extract.models import Extraction, Offer
 from narcwatch.index.models import Alert, AlertStatus
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "IdentifierSeen",
     "ListingView",
     "NotAvailable",
+    "OfferRow",
     "PriceLevel",
     "SearchPage",
     "Snapshot",
@@ -98,6 +99,33 @@ class Snapshot:
     capture_sha256: str = ""
 
 
+#: units whose "per unit" price is per gram (``Offer.usd_per_unit`` is USD per gram for these)
+MASS_UNITS = frozenset({"g", "gr", "gram", "grams", "mg", "ug", "mcg", "kg", "oz", "lb"})
+
+
+@dataclass(frozen=True)
+class OfferRow:
+    """One extracted tier of a listing (``5 g for 180 EUR`` = 195.30 USD, 39.06 USD/g)."""
+
+    quantity: Decimal | None = None
+    unit: str | None = None
+    purity: Decimal | None = None  # percent
+    price: Decimal | None = None
+    currency: str | None = None
+    usd: Decimal | None = None
+    usd_per_unit: Decimal | None = None  # per gram for mass units, per piece otherwise
+
+    @property
+    def per(self) -> str:
+        """What ``usd_per_unit`` is per: ``g`` for any mass unit, else the unit itself."""
+        unit = (self.unit or "").lower()
+        return "g" if unit in MASS_UNITS else unit
+
+    @classmethod
+    def from_offer(cls, o: Offer) -> "OfferRow":
+        return cls(o.quantity, o.unit, o.purity, o.price, o.currency, o.usd, o.usd_per_unit)
+
+
 @dataclass(frozen=True)
 class Facts:
     """What extraction found, as the index keeps it on the current document."""
@@ -111,6 +139,7 @@ class Facts:
     identifiers: Sequence[tuple[str, str]] = ()  # (kind, value)
     cas: Sequence[str] = ()
     novel: Sequence[str] = ()
+    offers: Sequence[OfferRow] = ()  # the extracted tiers, in text order
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from narcwatch.dashboards.assets import HERE
 from narcwatch.dashboards.audit import AuditLog
 from narcwatch.dashboards.auth import Accounts, Role, Session
 from narcwatch.dashboards.highlight import segments
+from narcwatch.dashboards.throttle import LoginThrottle
 from narcwatch.dashboards.views import DashboardReader
 
 __all__ = ["AppContext", "ctx", "make_env", "render"]
@@ -32,6 +33,7 @@ class AppContext:
     config: Config
     env: Environment
     store: Any = None
+    throttle: LoginThrottle | None = None  # failed-login locks (create_app always sets one)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -18,7 +18,7 @@ from narcwatch.crawler.models import Listing, Post, VendorProfile
 from narcwatch.extract.models import Extraction, IdentifierKind, Offer
 from narcwatch.index.models import ChangeEvent
 
-__all__ = ["MASS_UNITS", "dumps", "event_document", "iso", "item_document", "jsonable", "parse_iso", "stable_id"]
+__all__ = ["MASS_UNITS", "MAX_OFFERS", "dumps", "event_document", "iso", "item_document", "jsonable", "offer_rows", "parse_iso", "stable_id"]
 
 #: grams per unit, for USD per gram from a mass quantity.
 MASS_UNITS: dict[str, Decimal] = {
@@ -28,6 +28,8 @@ MASS_UNITS: dict[str, Decimal] = {
 }
 _PIECE_UNITS = frozenset({"unit", "units", "pill", "pills", "tab", "tabs", "blotter", "blotters", "piece", "pieces"})
 _PGP_KINDS = frozenset({IdentifierKind.PGP_FINGERPRINT})
+#: offers and displayed tiers kept per document (display only: hostile text can name hundreds).
+MAX_OFFERS = 20
 
 
 def stable_id(*parts: object) -> str:
@@ -128,6 +130,21 @@ def _usd_from_listing(listing: Listing, ext: Extraction | None) -> tuple[Decimal
     return usd, None
 
 
+def offer_rows(offers: Iterable[Offer]) -> list[dict[str, Any]]:
+    """The extracted offers as the document keeps them for display: quantity, unit,
+    purity, price, currency, USD and USD per unit (null keys left out), at most ``MAX_OFFERS``."""
+    rows: list[dict[str, Any]] = []
+    for o in offers:
+        if len(rows) >= MAX_OFFERS:
+            break
+        row = {k: v for k, v in (("quantity", o.quantity), ("unit", o.unit), ("purity", o.purity),
+                                  ("price", o.price), ("currency", o.currency), ("usd", _round(o.usd)),
+                                  ("usd_per_unit", _round(o.usd_per_unit))) if v is not None}
+        if row:
+            rows.append(row)
+    return rows
+
+
 def _round(v: Decimal | None) -> Decimal | None:
     if v is None:
         return None
@@ -189,6 +206,9 @@ def item_document(item: Listing | Post | VendorProfile, ext: Extraction | None) 
         "wallets": wallets, "pgp": pgp,
         "identifiers": _dedupe(v for _, v in facts),
         "identifier_facts": [list(f) for f in facts],
+        "offers": offer_rows(offers) if offers else [],
+        "tiers": [{"quantity": t.quantity, "price": t.price.amount, "currency": t.price.currency}
+                  for t in item.tiers[:MAX_OFFERS]] if isinstance(item, Listing) and item.tiers else [],
         "ships_from": _dedupe(ext.ships_from) or _dedupe(raw_from),
         "ships_to": _dedupe(ext.ships_to) or _dedupe(raw_to),
         "available": bool(available),

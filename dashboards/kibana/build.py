@@ -19,6 +19,7 @@ __all__ = ["OUTPUT", "build", "dumps"]
 OUTPUT = Path(__file__).resolve().parent / "narcwatch.ndjson"
 _CORE = "8.8.0"
 _INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
+LISTINGS_ONLY = 'type : "listing"'  # the listings alias holds listings only; a guard if it ever holds more
 
 
 def _data_view(dv: DataView) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def _agg(i: int, kind: str, schema: str, **params: Any) -> dict[str, Any]:
 def _vis(vid: str, title: str, kind: str, dv: DataView, aggs: list[dict[str, Any]], params: dict[str, Any],
          description: str) -> dict[str, Any]:
     state = {"title": title, "type": kind, "aggs": aggs, "params": {"type": kind, **params}}
-    search = {"query": {"query": "", "language": "kuery"}, "filter": [], "indexRefName": _INDEX_REF}
+    search = {"query": {"query": LISTINGS_ONLY, "language": "kuery"}, "filter": [], "indexRefName": _INDEX_REF}
     return {"id": vid, "type": "visualization", "coreMigrationVersion": _CORE, "typeMigrationVersion": "8.5.0",
             "attributes": {"title": title, "description": description, "version": 1, "uiStateJSON": "{}",
                            "visState": json.dumps(state, sort_keys=True),
@@ -54,10 +55,11 @@ def build() -> list[dict[str, Any]]:
              listings, [_agg(1, "count", "metric"), _week("first_seen"),
                         _agg(3, "terms", "group", field="classes", size=12, order="desc", orderBy="1")],
              xy, "Listings by the week they were first seen, stacked by substance class."),
-        _vis("narcwatch-vis-usd-per-gram", "narcwatch · median USD per gram per substance", "line", snaps,
-             [_agg(1, "median", "metric", field="usd_per_gram"), _week("seen_at"),
+        _vis("narcwatch-vis-usd-per-gram", "narcwatch · median USD per gram per substance", "line", listings,
+             [_agg(1, "median", "metric", field="usd_per_gram"), _week("first_seen"),
               _agg(3, "terms", "group", field="substances", size=10, order="desc", orderBy="_key")],
-             xy, "Median of the best USD/gram of each snapshot, per week and substance."),
+             xy, "Median best USD/gram of the listings first seen that week, per substance (their current price: "
+                 "the snapshots index keeps no substance field)."),
         _vis("narcwatch-vis-top-vendors", "narcwatch · top vendors", "table", listings,
              [_agg(1, "count", "metric"), _agg(2, "terms", "bucket", field="vendor", size=25, order="desc", orderBy="1"),
               _agg(3, "cardinality", "metric", field="source")],

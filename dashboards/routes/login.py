@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime, timezone
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -47,10 +48,26 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)], passw
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), login_csrf.encode()):
         return _login_page(request, "The form expired; please try again.", safe_next(next), status=403)
+    client = client_info(request)
+    throttle = c.throttle
+    if throttle is not None and (lock := throttle.locked(username, client["ip"])) is not None:
+        # refused before the password is checked: a guess made during a lock learns nothing
+        c.audit.record(username[:64], "login_locked", scope=lock.scope.value, **client)
+        wait = lock.retry_after(throttle.now())
+        response = _login_page(request, f"Too many failed log-ins. Try again in {max(1, (wait + 59) // 60)} minute(s).",
+                               safe_next(next), status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = c.accounts.authenticate(username, password)
     if user is None:
-        c.audit.record(username[:64], "login_failed", **client_info(request))
+        c.audit.record(username[:64], "login_failed", **client)
+        for started in throttle.failure(username, client["ip"]) if throttle is not None else ():
+            c.audit.record(username[:64], "locked_out", started.subject, scope=started.scope.value,
+                           until=datetime.fromtimestamp(started.until, timezone.utc).isoformat(timespec="seconds"),
+                           **client)
         return _login_page(request, "Wrong user name or password.", safe_next(next), status=401)
+    if throttle is not None:
+        throttle.success(username)
     value, _ = c.accounts.start_session(user)
     c.audit.record(user.name, "login", role=user.role.value, **client_info(request))
     response = RedirectResponse(safe_next(next), status_code=303)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from narcwatch.crawler.config import Config
 from narcwatch.crawler.paths import DataDir
 
 LOOPBACK = "127.0.0.1"
+log = logging.getLogger("narcwatch.serve")
 
 
 def _is_loopback(host: str) -> bool:
@@ -39,9 +41,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _announce_json(url: str, data: DataDir) -> None:
+    """The "listening on" line as a JSON log line on stdout (``serve`` writes nothing else)."""
+    from narcwatch.crawler.logs import JsonFormatter
+
+    record = logging.LogRecord("narcwatch.serve", logging.INFO, __file__, 0, "narcwatch dashboard on %s (data: %s)",
+                               (url, data.root), None)
+    record.url = url
+    sys.stdout.write(JsonFormatter().format(record) + "\n")
+
+
 def run_dashboard(cfg: Config, data: DataDir, host: str = LOOPBACK, port: int = 8765,
-                  on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the dashboard and API on ``host:port`` until interrupted (used by serve and demo --serve)."""
+                  on_ready: Callable[[str], None] | None = None, json_logs: bool = False) -> None:
+    """Serve the dashboard and API on ``host:port`` until interrupted (used by serve and demo --serve).
+
+    ``json_logs``: the caller configured JSON logging (``crawler.logs.configure``); uvicorn's
+    own lines (access and errors) then go through it too, and stdout gets one JSON line."""
     import uvicorn
 
     from narcwatch.dashboards.app import create_app
@@ -57,22 +72,31 @@ def run_dashboard(cfg: Config, data: DataDir, host: str = LOOPBACK, port: int = 
     except MissingAssets as exc:
         store.close()
         fail(str(exc))
+    say: Callable[[str], None] = log.warning if json_logs else (lambda m: err_console.print(m, highlight=False))
     if not web.state.ctx.accounts.has_users():
-        err_console.print("no users yet: create the first admin with `narcwatch users add NAME --role admin`",
-                          highlight=False)
+        say("no users yet: create the first admin with `narcwatch users add NAME --role admin`")
     if not _is_loopback(host):
-        err_console.print(f"[yellow]warning:[/yellow] listening on {host}: the dashboard is reachable from "
-                          "other machines; put it behind TLS", highlight=False)
+        say(f"listening on {host}: the dashboard is reachable from other machines; put it behind TLS")
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    console.print(f"narcwatch dashboard on {url} (data: {data.root})", highlight=False)
+    if json_logs:
+        _announce_json(url, data)
+    else:
+        console.print(f"narcwatch dashboard on {url} (data: {data.root})", highlight=False)
     if on_ready:
         on_ready(url)
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False, proxy_headers=False,
-                                           access_log=False))
+    if json_logs:
+        from narcwatch.dashboards import weblog
+
+        config = uvicorn.Config(web, log_config=None, log_level=None, server_header=False, proxy_headers=False,
+                                access_log=True)
+        weblog.install(access_log=True)
+    else:
+        config = uvicorn.Config(web, log_level="warning", server_header=False, proxy_headers=False, access_log=False)
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     finally:
@@ -97,7 +121,7 @@ def register(app: typer.Typer) -> None:
         except (OSError, ValueError) as exc:
             fail(f"cannot read the secrets file: {exc}")
         logs.configure(file=st.data.logs / "serve.log", stream=sys.stderr, level="INFO", secrets=secret_values)
-        run_dashboard(st.config, st.data, host, port)
+        run_dashboard(st.config, st.data, host, port, json_logs=True)
 
     users = typer.Typer(help="Manage dashboard users and API tokens.", no_args_is_help=True)
 
@@ -152,5 +176,24 @@ def register(app: typer.Typer) -> None:
         finally:
             accounts.close()
         typer.echo(token)
+
+    @users.command("unlock", help="Lift a failed-login lock on a user name, or on a client address with --address.")
+    def users_unlock(ctx: typer.Context, subject: str,
+                     address: Annotated[bool, typer.Option("--address", help="SUBJECT is a client address.")] = False,
+                     ) -> None:
+        from narcwatch.dashboards.audit import AuditLog
+        from narcwatch.dashboards.throttle import LoginThrottle, Scope
+
+        root = state(ctx).data.root
+        throttle = LoginThrottle(root / "dashboard.sqlite")
+        try:
+            lifted = throttle.unlock(Scope.ADDRESS if address else Scope.USER, subject)
+        finally:
+            throttle.close()
+        audit = AuditLog(root / "audit.sqlite")
+        audit.record(f"cli:{getpass.getuser()}", "unlock", subject, scope="address" if address else "user",
+                     lifted=lifted)
+        audit.close()
+        typer.echo(f"{'unlocked' if lifted else 'no lock on'} {subject}")
 
     app.add_typer(users, name="users", help="Manage dashboard users and API tokens.")

@@ -26,6 +26,7 @@ from narcwatch.dashboards.views import (
     Hit,
     IdentifierSeen,
     ListingView,
+    OfferRow,
     PriceLevel,
     SearchPage,
     Snapshot,
@@ -138,7 +139,8 @@ class MemStore:
         x = doc.extraction or Extraction()
         facts = Facts(substances=[(m.canonical, m.cls.value) for m in x.substances], classes=x.classes,
                       usd_per_gram=self._hit(doc).usd_per_gram, wallets=[(w.chain, w.address) for w in x.wallets],
-                      identifiers=[(i.kind.value, i.value) for i in x.identifiers], cas=[c.value for c in x.cas])
+                      identifiers=[(i.kind.value, i.value) for i in x.identifiers], cas=[c.value for c in x.cas],
+                      offers=[OfferRow.from_offer(o) for o in x.offers])
         return ListingView(listing=doc.listing, extraction=doc.extraction, snapshots=doc.snapshots,
                            captures=doc.captures, facts=facts, first_seen=doc.snapshots[0].seen_at if doc.snapshots else None,
                            last_seen=doc.snapshots[-1].seen_at if doc.snapshots else None)

@@ -158,6 +158,11 @@ def test_analyst_searches_opens_listing_and_vendor_and_acknowledges(page, served
     pg.wait_for_selector("canvas#price-chart[data-drawn='1']")
     assert pg.evaluate(PAINTED, "canvas#price-chart") > 500
     assert "protonitazene" in pg.inner_text("#facts")
+    tiers = pg.locator("table#offers tbody tr")  # the extracted tiers, from the SQLite document
+    assert tiers.count() >= 1
+    cells = tiers.first.locator("td").all_inner_texts()
+    assert re.fullmatch(r"\d+ g", cells[0].strip()) and cells[1].strip().endswith("USD"), cells
+    assert re.fullmatch(r"[\d,]+\.\d\d /g", cells[3].strip()), cells
     _shot(pg, "listing")
 
     pg.click("dl.facts a[href^='/vendor']")

@@ -44,3 +44,24 @@ def test_users_add_rejects_bad_input(data_dir):
 def test_serve_binds_loopback_by_default():
     r = CliRunner().invoke(app, ["serve", "--help"])
     assert r.exit_code == 0 and "127.0.0.1" in r.output
+
+
+def test_users_unlock_lifts_a_lock_and_is_audited(data_dir):
+    from narcwatch.dashboards.throttle import LoginThrottle, Scope
+
+    throttle = LoginThrottle(data_dir / "dashboard.sqlite")
+    for _ in range(throttle.policy.max_failures):
+        throttle.failure("chief", "10.1.1.1")
+    assert throttle.locked("chief", "") is not None
+    throttle.close()
+    runner = CliRunner()
+    r = runner.invoke(app, ["users", "unlock", "chief"])
+    assert r.exit_code == 0 and r.output.strip() == "unlocked chief"
+    assert runner.invoke(app, ["users", "unlock", "chief"]).output.strip() == "no lock on chief"
+    throttle = LoginThrottle(data_dir / "dashboard.sqlite")
+    assert throttle.locked("chief", "") is None and throttle.locks() == []
+    assert not throttle.unlock(Scope.ADDRESS, "10.1.1.1")
+    throttle.close()
+    log = AuditLog(data_dir / "audit.sqlite")
+    assert [e.target for e in log.entries(action="unlock")] == ["chief", "chief"]
+    log.close()

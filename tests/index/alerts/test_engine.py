@@ -43,7 +43,8 @@ def test_default_rules_fire_on_the_right_events(tmp_path: Path, world: World) ->
     assert item["title"].startswith("metonitazene powder")
     assert item["url"] == "http://market-a.sandbox.test/listing/1"
     assert item["substances"] == [{"name": "metonitazene", "class": "nitazene"}]
-    assert item["offer"] == {"price": "45.00", "currency": "USD", "usd": "45.00", "usd_per_gram": "45.00"}
+    assert item["offer"] == {"price": "45.00", "currency": "USD", "usd": "45.00", "usd_per_gram": "45.00",
+                             "quantity": "1", "unit": "g", "usd_per_unit": "45.00"}  # the document's first offer
     assert item["vendor"] == "fict_vendor_a" and item["market"] == "sandbox-market-a"
     assert item["capture"]["id"] == "cap-1" and len(item["capture"]["sha256"]) == 64
     assert nit_alert.payload["rule"]["id"] == "new-nitazene-listing"
