@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from narcwatch.extract.models import Extraction
+from narcwatch.extract.docext import context as doc_context
+from narcwatch.extract.docext import facts as doc_facts
 from narcwatch.extract.tokenizer import raw_text
 
 __all__ = ["find_shipping", "make_geo", "place_code"]
@@ -320,10 +321,8 @@ class GeoComponent:
         self.max_chars = max_chars
 
     def __call__(self, doc: Doc) -> Doc:
-        facts: Extraction | None = doc._.nw_facts
-        if facts is None:
-            facts = doc._.nw_facts = Extraction()
-        ctx = doc._.nw_context or {}
+        facts = doc_facts(doc)
+        ctx = doc_context(doc)
         fields = ctx.get("fields") if isinstance(ctx.get("fields"), dict) else None
         sf, st = find_shipping(raw_text(doc)[: self.max_chars], fields)
         _add(facts.ships_from, sf)

@@ -35,7 +35,9 @@ from collections.abc import Callable
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from narcwatch.extract.models import CasNumber, Extraction, Identifier, IdentifierKind
+from narcwatch.extract.docext import context as doc_context
+from narcwatch.extract.docext import facts as doc_facts
+from narcwatch.extract.models import CasNumber, Identifier, IdentifierKind
 from narcwatch.extract.tokenizer import raw_text
 from narcwatch.extract.validators.cas import cas_valid
 from narcwatch.extract.validators.onion import is_onion_v2_shape, onion_v3_valid
@@ -413,10 +415,6 @@ def find_cas(text: str) -> list[CasNumber]:
     return out
 
 
-if not Doc.has_extension("nw_facts"):
-    Doc.set_extension("nw_facts", default=None)
-
-
 class IdentifierFinder:
     """spaCy component: appends identifiers and CAS numbers found in ``doc.text``."""
 
@@ -431,12 +429,9 @@ class IdentifierFinder:
         self._find: Callable[[str], list[Identifier]] = find_identifiers
 
     def __call__(self, doc: Doc) -> Doc:
-        facts = doc._.nw_facts
-        if facts is None:
-            facts = doc._.nw_facts = Extraction()
+        facts = doc_facts(doc)
         text = raw_text(doc)
-        ctx = doc._.nw_context
-        if isinstance(ctx, dict) and ctx.get("source_kind") == "telegram" and self._find is find_identifiers:
+        if doc_context(doc).get("source_kind") == "telegram" and self._find is find_identifiers:
             found = find_identifiers(text, in_telegram=True)
         else:
             found = self._find(text)

@@ -35,7 +35,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from narcwatch.crawler.models import Money
-from narcwatch.extract.models import Extraction, Offer
+from narcwatch.extract.docext import context as doc_context
+from narcwatch.extract.docext import facts as doc_facts
+from narcwatch.extract.models import Offer
 from narcwatch.extract.money import PriceSpan, find_priced, parse_price
 from narcwatch.extract.quantity import Quantity, find_purity, find_quantities, to_grams
 from narcwatch.extract.rates import ChainRateProvider, PageRateProvider, RateProvider, convert
@@ -277,10 +279,8 @@ class OffersComponent:
         self.max_chars = max_chars
 
     def __call__(self, doc: Doc) -> Doc:
-        facts: Extraction | None = doc._.nw_facts
-        if facts is None:
-            facts = doc._.nw_facts = Extraction()
-        ctx = doc._.nw_context or {}
+        facts = doc_facts(doc)
+        ctx = doc_context(doc)
         fields = ctx.get("fields") if isinstance(ctx.get("fields"), dict) else {}
         on = ctx.get("capture_date") if isinstance(ctx.get("capture_date"), date) else None
         rates = ctx.get("rates")

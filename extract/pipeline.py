@@ -29,6 +29,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+import narcwatch.extract.docext
 from narcwatch.extract.models import Extraction
 from narcwatch.extract.tokenizer import RAW_KEY
 
@@ -46,15 +47,6 @@ COMPONENTS: list[tuple[str, str]] = [
     ("narcwatch_identifiers", "narcwatch.extract.identifiers"),
     ("narcwatch_geo", "narcwatch.extract.geo"),
 ]
-
-if not Doc.has_extension("nw_norm"):
-    Doc.set_extension("nw_norm", default=None)
-if not Doc.has_extension("nw_facts"):
-    Doc.set_extension("nw_facts", default=None)
-if not Doc.has_extension("nw_context"):
-    # Per-call context: {"capture_date": date, "rates": RateProvider, "fields": {...},
-    # "source_kind": "telegram" | "market" | ...}
-    Doc.set_extension("nw_context", default=None)
 
 
 @Language.component("narcwatch_facts_init")
