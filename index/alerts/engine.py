@@ -128,13 +128,14 @@ class AlertEngine:
 
     @staticmethod
     def _match(rule: CompiledRule, event_id: str, doc: dict[str, Any], at: float) -> Match | None:
-        if not rule.filter.matches(doc):
+        view = rule.mask.apply(doc) if rule.mask is not None else doc  # ignore_substances
+        if not rule.filter.matches(view):
             return None
-        if not all(c.holds(doc) for c in rule.conditions):
+        if not all(c.holds(view) for c in rule.conditions):
             return None
         hits: list[str] = []
         if rule.watchlist is not None:
-            values = _flatten([resolve(doc, f) for f in rule.watch_fields])
+            values = _flatten([resolve(view, f) for f in rule.watch_fields])
             hits = rule.watchlist.hits(values)
             if not hits:
                 return None
