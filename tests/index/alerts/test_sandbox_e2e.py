@@ -158,14 +158,12 @@ def test_clock_produced_new_nitazene_listings(run: Run) -> None:
 
 
 # "M30 bluees" (a misspelt two-word street name of fentanyl, sandbox evasion "misspelling")
-# is not recognised by the substance matcher, whose fuzzy matching works on single tokens;
-# the listing appears at hour 14 of this world and so is missed by the second crawl.
-_M30 = pytest.mark.xfail(strict=True, reason="extract: fuzzy matching misses misspelt multi-word names ('M30 bluees')")
+# appears at hour 14 of this world: the substance matcher's multi-word fuzzy matching
+# finds it, so the second crawl alerts it.
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", ["new-nitazene-listing", pytest.param("new-fentanyl-analogue-listing", marks=_M30),
-                                  "precursor-offer"])
+@pytest.mark.parametrize("rule", ["new-nitazene-listing", "new-fentanyl-analogue-listing", "precursor-offer"])
 def test_second_crawl_alerts_exactly_the_new_listings(run: Run, rule: str) -> None:
     assert run.covered2.get(rule, set()) - run.covered1.get(rule, set()) == run.new[rule]
 
