@@ -17,6 +17,10 @@ A rules file is a mapping with a ``rules`` list (a bare list is accepted too)::
         schedule: 1h                     # saved search: re-run ``filter`` on the index
 
 Every problem in a file is reported at once as ``file:line: where: message``.
+
+A relative watch-list path is read next to the rules file; when it is not there, the
+shipped file of that name is used (``watchlists/bulk_solvents.txt`` next to
+``default_rules.yaml``), so a copied defaults file works before its lists are copied.
 """
 
 from __future__ import annotations
@@ -190,6 +194,14 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def _resolve(base: Path, path: Path) -> Path:
+    if path.is_absolute():
+        return path
+    local = base / path
+    shipped = DEFAULT_RULES.parent / path
+    return shipped if not local.exists() and shipped.is_file() else local
+
+
 def _compile(doc: LocatedYaml, i: int, spec: RuleSpec, base: Path, notifier_ids: list[str] | None,
              problems: list[Problem]) -> CompiledRule | None:
     def problem(path: tuple[str | int, ...], message: str, value: Any = None, choices: tuple[str, ...] = ()) -> None:
@@ -221,7 +233,7 @@ def _compile(doc: LocatedYaml, i: int, spec: RuleSpec, base: Path, notifier_ids:
     wl: Watchlist | None = None
     fields: list[str] = []
     if spec.watchlist is not None:
-        path = spec.watchlist.file if spec.watchlist.file.is_absolute() else base / spec.watchlist.file
+        path = _resolve(base, spec.watchlist.file)
         try:
             wl = load_watchlist(path, spec.watchlist.kind)
         except WatchlistError as exc:
@@ -232,7 +244,7 @@ def _compile(doc: LocatedYaml, i: int, spec: RuleSpec, base: Path, notifier_ids:
     if isinstance(ignore, list):
         mask = SubstanceMask.of(ignore)
     elif ignore is not None:
-        path = ignore if ignore.is_absolute() else base / ignore
+        path = _resolve(base, ignore)
         try:
             mask = SubstanceMask.from_watchlist(load_watchlist(path, WatchKind.SUBSTANCE))
         except WatchlistError as exc:

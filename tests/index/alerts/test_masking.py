@@ -119,3 +119,13 @@ def test_inline_list_and_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as exc:
         load_rules(p)
     assert exc.value.problems[0].line == 5 and "cannot read watch-list" in exc.value.problems[0].message
+
+
+def test_a_copied_defaults_file_finds_the_shipped_lists_until_they_are_copied(tmp_path: Path) -> None:
+    copy = tmp_path / "rules.yaml"
+    copy.write_text(DEFAULT_RULES.read_text())
+    assert "Acetone" in load_rules(copy).by_id("precursor-offer").mask  # type: ignore[operator]
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "watchlists" / "bulk_solvents.txt").write_text("Toluene\n")  # the analyst's own list wins
+    mask = load_rules(copy).by_id("precursor-offer").mask
+    assert mask is not None and "Toluene" in mask and "Acetone" not in mask
