@@ -190,6 +190,9 @@ class AlertEngine:
     def tick(self, now: datetime | None = None) -> list[Alert]:
         """Close grouping windows that have ended and emit their digests."""
         ts = (now or self.clock()).timestamp()
+        # Deliveries are due at the engine's present, never at ``now``: flush() passes the
+        # end of time, and digests queued "then" would wait in the outbox forever.
+        queued = min(ts, self.clock().timestamp())
         fresh: list[Alert] = []
         with self.db.tx() as db:
             due = db.execute("SELECT rule_id, gkey, closes_at FROM groups WHERE closes_at<=?", (ts,)).fetchall()
@@ -201,14 +204,14 @@ class AlertEngine:
                         rule = self.rules.by_id(rule_id)
                     except KeyError:
                         continue  # rule removed since the group opened: nothing to deliver to
-                    if self.db.insert_alert(db, alert, self._notifiers(rule), ts):
+                    if self.db.insert_alert(db, alert, self._notifiers(rule), queued):
                         fresh.append(alert)
             due = db.execute("SELECT rule_id, tkey, closes_at FROM throttle_windows WHERE closes_at<=?", (ts,)).fetchall()
             for rule_id, tkey, closes_at in due:
                 released = self._release(db, rule_id, tkey, min(closes_at, self.clock().timestamp()))
                 if released is not None:
                     alert, notifiers = released
-                    if self.db.insert_alert(db, alert, notifiers, ts):
+                    if self.db.insert_alert(db, alert, notifiers, queued):
                         fresh.append(alert)
         return self._emitted(fresh)
 

@@ -101,6 +101,19 @@ def test_flushed_digest_is_stamped_when_closed_not_at_the_window_end(tmp_path: P
     assert digest.created_at <= engine.clock()
 
 
+def test_flushed_digests_are_due_for_delivery_now(tmp_path: Path, world: World) -> None:
+    """Regression: flush() queued digest deliveries at the end of time (year 9999): the
+    demo left 47 digests pending forever."""
+    body = "rules:\n  - id: t\n    name: T\n    events: [NEW]\n    throttle: {max: 1, per: 1h}\n"
+    engine = _engine(tmp_path, world, _rules(tmp_path, body) + load_rules(DEFAULT_RULES))
+    for n in range(3):
+        engine.on_events([world.new_listing(n)])
+    flushed = engine.flush()
+    assert sorted(bool(a.payload.get("throttled")) for a in flushed) == [False, True]  # group + throttle digests
+    due = {d.alert_id for d in engine.db.claim(100, now=world.clock.timestamp())}
+    assert {a.id for a in flushed} <= due
+
+
 def test_throttle_holds_back_and_delivers_the_rest_as_one_digest_when_the_window_ends(
         tmp_path: Path, world: World) -> None:
     rules = _rules(tmp_path, "rules:\n  - id: t\n    name: T\n    events: [NEW]\n"
