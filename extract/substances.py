@@ -14,6 +14,12 @@ Layers, each with its confidence:
   ``carfentanyl``), or a 6-letter word missing one letter (``cocine``) - 0.75 / 0.65;
   a family-shaped word (``…nitazepyne``) takes such a match only when the edit looks
   like a slip, otherwise it is a novel candidate;
+* a misspelt multi-word name (``M30 bluees``, ``acetyl fentanil``) - 0.75 / 0.65: the
+  same number of tokens, at least one token exact, numbers and words under five letters
+  exact, a 5-6 letter word only with a slip (a doubled letter, two letters swapped: not
+  ``white window`` for ``white widow``), a longer word within one edit (two from ten
+  letters), at most two edits in all; candidates come from an index by first letter and
+  length of each phrase's long words, so the work per text word is bounded;
 * a doubled consonant (``cokke``, ``3mmcc``) or a name glued behind a number and unit
   (``100gCocaine``) - 0.7;
 * ambiguous slang (``ice``, ``speed``, ``snow``, ``трава``): only with a quantity within
@@ -188,6 +194,51 @@ def _max_dist(n: int) -> int:
     return 2 if n >= 10 else 1
 
 
+def _slip(text: str, name: str) -> bool:
+    """One edit that a typing slip makes: a letter doubled (``bluees``), a doubled letter
+    written once (``mushroms``) or two neighbours swapped (``bleus``)."""
+    if len(text) == len(name) + 1:
+        longer, shorter = text, name
+    elif len(name) == len(text) + 1:
+        longer, shorter = name, text
+    elif len(text) == len(name):
+        diff = [k for k in range(len(text)) if text[k] != name[k]]
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                and text[diff[0]] == name[diff[1]] and text[diff[1]] == name[diff[0]])
+    else:
+        return False
+    k = 0
+    while k < len(shorter) and longer[k] == shorter[k]:
+        k += 1
+    # longer[k] is the extra letter: a slip when it repeats its neighbour
+    return longer[k + 1:] == shorter[k:] and (
+        (k > 0 and longer[k] == longer[k - 1]) or (k + 1 < len(longer) and longer[k] == longer[k + 1]))
+
+
+_PHRASE_MIN = 5  # shorter words and numbers of a multi-word name must be exact
+_PHRASE_EDITS = 2  # at most this many edits over a whole multi-word name
+_PHRASE_TOKENS = 6  # longer keys are spelt-out codes, never fuzzy
+
+
+def _phrase_bound(tok: str, chemical: bool) -> int:
+    """Edits a token of a multi-word name may take: 0 for numbers and short words."""
+    if len(tok) < _PHRASE_MIN or not tok.isalpha():
+        return 0
+    return 2 if chemical and len(tok) >= 10 else 1
+
+
+def _token_edits(text: str, name: str, bound: int) -> int | None:
+    """Edits between a text token and a name token, or None beyond ``bound``."""
+    if text == name:
+        return 0
+    if bound == 0 or text[0] != name[0] or text in FUZZY_STOP or not text.isalpha():
+        return None
+    if len(name) <= 6:
+        return 1 if _slip(text, name) else None
+    d = _osa(text, name, bound)
+    return d if d <= bound else None
+
+
 class SubstanceMatcher:
     """Finds lexicon names in text. Build once per lexicon; ``find`` is thread-safe."""
 
@@ -227,6 +278,99 @@ class SubstanceMatcher:
             for d in _deletes(word, depth):
                 self._fuzzy_index.setdefault(d, []).append((word, idx))
             self._fuzzy_depth[word] = depth
+        self._build_phrases()
+
+    def _build_phrases(self) -> None:
+        """Multi-word names that can match approximately, indexed by (first letter,
+        length) of each of their long words: a misspelt word finds its phrases in a few
+        dict lookups, and then only the phrase's other tokens are compared."""
+        # (key, payloads, per-token bounds). Names as written only: the separator-free
+        # keys ("4hydroxyn" from "4-hydroxy-n") are not words anyone misspells.
+        self._phrases: list[tuple[tuple[str, ...], list[_Payload], tuple[int, ...]]] = []
+        self._slots: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._phrase_cache: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        best: dict[tuple[str, ...], _Payload] = {}
+        for idx, entry in enumerate(self.entries):
+            upper = {u.casefold() for u in entry.upper_only}
+            for name, kind in entry.names():
+                if kind == NameKind.AMBIGUOUS or name.casefold() in upper:
+                    continue
+                key = tuple(t for t, _, _ in _tokens(normalize(name).text))
+                if not 2 <= len(key) <= _PHRASE_TOKENS:
+                    continue
+                prev = best.get(key)
+                if prev is None or _KIND_RANK[kind] < _KIND_RANK[prev.kind]:
+                    best[key] = _Payload(idx, kind, False)
+        for key, payload in sorted(best.items()):
+            chemical = payload.kind in (NameKind.CANONICAL, NameKind.SYNONYM)
+            bounds = tuple(_phrase_bound(t, chemical) for t in key)
+            if not any(bounds):
+                continue
+            pid = len(self._phrases)
+            self._phrases.append((key, [payload], bounds))
+            for q, t in enumerate(key):
+                if bounds[q]:
+                    self._slots.setdefault((t[0], len(t)), []).append((pid, q))
+        self._phrase_words = frozenset(t for key, _, _ in self._phrases for t in key)
+
+    def _phrase_slots(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        """``(phrase id, token position, edits)`` for every long word of a multi-word name
+        that ``word`` is a misspelling of. Cached per word (bounded)."""
+        hit = self._phrase_cache.get(word)
+        if hit is not None:
+            return hit
+        out: list[tuple[int, int, int]] = []
+        if word.isalpha() and word not in FUZZY_STOP:
+            for length in range(len(word) - 2, len(word) + 3):
+                for pid, q in self._slots.get((word[0], length), ()):
+                    name = self._phrases[pid][0][q]
+                    d = _token_edits(word, name, self._phrases[pid][2][q]) if name != word else None
+                    if d is not None:
+                        out.append((pid, q, d))
+        if len(self._phrase_cache) > 100_000:
+            self._phrase_cache.clear()
+        res = self._phrase_cache[word] = tuple(out)
+        return res
+
+    def _fuzzy_phrases(self, words: list[str], parts: list[str]) -> dict[int, tuple[int, _Payload, float]]:
+        """Misspelt multi-word names: start word index -> (last word index, payload, confidence).
+
+        Only words of 4+ letters that are not themselves a word of some multi-word name
+        are looked up (``M30 bluees``: ``bluees``), each in a bounded slot list; the
+        phrase around it must have the same number of tokens, every other token exact or
+        within its own bound, at least one exact and at most ``_PHRASE_EDITS`` in all.
+        """
+        out: dict[int, tuple[int, _Payload, float, int]] = {}
+        known, cache, n = self._phrase_words, self._phrase_cache, len(words)
+        for u in [k for k, w in enumerate(words) if 3 < len(w) <= self.MAX_APPROX and w not in known
+                  and cache.get(w) != ()]:
+            for pid, q, dq in self._phrase_slots(words[u]):
+                key, payloads, bounds = self._phrases[pid]
+                s, m = u - q, len(key)
+                if s < 0 or s + m > n:
+                    continue
+                edits, exact = dq, 0
+                for r in range(m):
+                    if r == q:
+                        continue
+                    if r and (len(parts[2 * (s + r)]) > _MAX_GAP or "\n" in parts[2 * (s + r)]):
+                        edits = _PHRASE_EDITS + 1
+                        break
+                    d = _token_edits(words[s + r], key[r], bounds[r])
+                    if d is None:
+                        edits = _PHRASE_EDITS + 1
+                        break
+                    edits += d
+                    exact += d == 0
+                if q and (len(parts[2 * (s + q)]) > _MAX_GAP or "\n" in parts[2 * (s + q)]):
+                    continue
+                if exact == 0 or edits > _PHRASE_EDITS:
+                    continue
+                conf = min(_CONF[payloads[0].kind], 0.75 if edits <= 1 else 0.65)
+                best = out.get(s)
+                if best is None or (m - 1, -edits) > (best[0] - s, -best[3]):
+                    out[s] = (s + m - 1, payloads[0], conf, edits)
+        return {s: (e, p, c) for s, (e, p, c, _) in out.items()}
 
     def _insert(self, key: tuple[str, ...], payload: _Payload) -> None:
         """Terminal payloads are kept best-kind first; several survive when folding makes
@@ -367,6 +511,9 @@ class SubstanceMatcher:
         # letters not yet known to start nothing (typo, misspelling or glued name). In
         # ordinary text that is a handful per listing; the filter runs at C speed.
         todo = [k for k, w in enumerate(words) if w in trie or (3 < len(w) <= hi and w not in settled)]
+        phrases = self._fuzzy_phrases(words, parts) if self.fuzzy else {}
+        if phrases:
+            todo = sorted(set(todo).union(phrases))
         skip_to = 0
         for i in todo:
             if i < skip_to:
@@ -377,6 +524,13 @@ class SubstanceMatcher:
             if node is None and _DOUBLED.search(word):
                 node = self._undouble(word)  # "cokke", "3mmcc", "budd": one doubled consonant
                 typo = node is not None
+            phrase = phrases.get(i) if phrases else None
+            if phrase is not None and node is None:
+                if cum is None:
+                    cum = list(accumulate(map(len, parts), initial=0))
+                found.append((cum[2 * i + 1], [(cum[2 * phrase[0] + 2], phrase[1], phrase[2])]))
+                skip_to = phrase[0] + 1
+                continue
             if node is None:
                 if (self.fuzzy and lo <= len(word) <= hi and word.isalpha() and word not in vocab
                         and self._maybe_approx(word)):
@@ -408,10 +562,14 @@ class SubstanceMatcher:
                     nxt = self._undouble(words[j], node)
                     typo = typo or nxt is not None
                 node = nxt
+            if phrase is not None and (not terminals or phrase[0] > terminals[-1][0]):
+                # a misspelt longer name wins over an exact shorter one inside it
+                terminals.append((phrase[0], [phrase[1]]))
             if terminals:
                 if cum is None:
                     cum = list(accumulate(map(len, parts), initial=0))
-                alts = [(cum[2 * jj + 2], pl, min(_CONF[pl.kind], 0.7) if typo else _CONF[pl.kind])
+                alts = [(cum[2 * jj + 2], pl, (phrase[2] if phrase is not None and jj == phrase[0]
+                                                else min(_CONF[pl.kind], 0.7) if typo else _CONF[pl.kind]))
                         for jj, ps in reversed(terminals) for pl in ps]
                 found.append((cum[2 * i + 1], alts))
                 skip_to = terminals[-1][0] + 1

@@ -9,8 +9,12 @@ conditions and watch-list, then:
 * groups: matches sharing the ``group.by`` values within ``group.window`` become one
   digest (with ``leading``, the first match alerts at once, the rest as one digest when
   the window closes: 2 messages for 40 new listings of one vendor, not 40);
-* throttles: at most ``throttle.max`` alerts per ``throttle.per`` per key; throttled
-  matches are counted and the next alert says how many were held back;
+* throttles: at most ``throttle.max`` alerts per ``throttle.per`` per key; a match over
+  the limit is held (in the database, with its item) and every held match arrives in one
+  digest when the window ends, i.e. when the oldest alert of the window leaves it and the
+  throttle would let the next one through ("N further matches of rule X during the
+  throttle window"). The digest takes that slot, so a key never gets more than
+  ``throttle.max`` messages per window, and no match is ever dropped;
 * writes alert + one outbox row per notifier in one transaction, then wakes the
   dispatcher.
 
@@ -33,12 +37,13 @@ from narcwatch.index.alerts.documents import DocumentLookup, event_document
 from narcwatch.index.alerts.outbox import AlertDB
 from narcwatch.index.alerts.payload import item_from_document, render_subject
 from narcwatch.index.alerts.rules import CompiledRule, RuleSet
-from narcwatch.index.models import Alert, ChangeEvent
+from narcwatch.index.models import Alert, ChangeEvent, Severity
 
 __all__ = ["AlertEngine", "EngineStats", "Match", "alert_id_for"]
 
 
 _CURSOR = "events"
+_THROTTLE_DIGEST_ITEMS = 500  # items listed in one throttle digest; all event ids are kept
 
 
 def _utcnow() -> datetime:
@@ -128,13 +133,14 @@ class AlertEngine:
 
     @staticmethod
     def _match(rule: CompiledRule, event_id: str, doc: dict[str, Any], at: float) -> Match | None:
-        if not rule.filter.matches(doc):
+        view = rule.mask.apply(doc) if rule.mask is not None else doc  # ignore_substances
+        if not rule.filter.matches(view):
             return None
-        if not all(c.holds(doc) for c in rule.conditions):
+        if not all(c.holds(view) for c in rule.conditions):
             return None
         hits: list[str] = []
         if rule.watchlist is not None:
-            values = _flatten([resolve(doc, f) for f in rule.watch_fields])
+            values = _flatten([resolve(view, f) for f in rule.watch_fields])
             hits = rule.watchlist.hits(values)
             if not hits:
                 return None
@@ -184,6 +190,9 @@ class AlertEngine:
     def tick(self, now: datetime | None = None) -> list[Alert]:
         """Close grouping windows that have ended and emit their digests."""
         ts = (now or self.clock()).timestamp()
+        # Deliveries are due at the engine's present, never at ``now``: flush() passes the
+        # end of time, and digests queued "then" would wait in the outbox forever.
+        queued = min(ts, self.clock().timestamp())
         fresh: list[Alert] = []
         with self.db.tx() as db:
             due = db.execute("SELECT rule_id, gkey, closes_at FROM groups WHERE closes_at<=?", (ts,)).fetchall()
@@ -195,7 +204,14 @@ class AlertEngine:
                         rule = self.rules.by_id(rule_id)
                     except KeyError:
                         continue  # rule removed since the group opened: nothing to deliver to
-                    if self.db.insert_alert(db, alert, self._notifiers(rule), ts):
+                    if self.db.insert_alert(db, alert, self._notifiers(rule), queued):
+                        fresh.append(alert)
+            due = db.execute("SELECT rule_id, tkey, closes_at FROM throttle_windows WHERE closes_at<=?", (ts,)).fetchall()
+            for rule_id, tkey, closes_at in due:
+                released = self._release(db, rule_id, tkey, min(closes_at, self.clock().timestamp()))
+                if released is not None:
+                    alert, notifiers = released
+                    if self.db.insert_alert(db, alert, notifiers, queued):
                         fresh.append(alert)
         return self._emitted(fresh)
 
@@ -226,8 +242,7 @@ class AlertEngine:
     def _route(self, db: Any, m: Match) -> list[Alert]:
         spec = m.rule.spec
         if spec.group is None:
-            alert = self._throttled(db, m)
-            return [alert] if alert else []
+            return self._throttled(db, m)
         gkey = _key(m.doc, spec.group.by)
         row = db.execute("SELECT closes_at FROM groups WHERE rule_id=? AND gkey=?", (m.rule.id, gkey)).fetchone()
         out: list[Alert] = []
@@ -242,9 +257,7 @@ class AlertEngine:
         db.execute("INSERT INTO groups(rule_id, gkey, opened_at, closes_at) VALUES (?,?,?,?)",
                    (m.rule.id, gkey, m.at, m.at + spec.group.window.total_seconds()))
         if spec.group.leading:
-            alert = self._throttled(db, m)
-            if alert:
-                out.append(alert)
+            out += self._throttled(db, m)
         else:
             self.stats.grouped += 1
             self._add_member(db, m, gkey)
@@ -273,25 +286,105 @@ class AlertEngine:
         created = datetime.fromtimestamp(min(closes_at, 253402300799.0), timezone.utc)
         return self._alert(rule, [r[0] for r in rows], items[:cap], created, extra)
 
-    def _throttled(self, db: Any, m: Match) -> Alert | None:
+    def _throttled(self, db: Any, m: Match) -> list[Alert]:
+        """The match's alert, or nothing when the throttle holds it back for the digest
+        (plus the digest of an earlier window that has ended but was not ticked yet)."""
         th = m.rule.spec.throttle
-        extra: dict[str, Any] = {}
-        if th is not None:
-            tkey = _key(m.doc, th.by)
-            since = m.at - th.per.total_seconds()
-            db.execute("DELETE FROM throttle_log WHERE rule_id=? AND tkey=? AND at<=?", (m.rule.id, tkey, since))
-            n = db.execute("SELECT COUNT(*) FROM throttle_log WHERE rule_id=? AND tkey=?", (m.rule.id, tkey)).fetchone()[0]
-            if n >= th.max:
-                self.stats.throttled += 1
-                db.execute("INSERT INTO suppressed(rule_id, tkey, n) VALUES (?,?,1) "
-                           "ON CONFLICT(rule_id, tkey) DO UPDATE SET n=n+1", (m.rule.id, tkey))
-                return None
-            db.execute("INSERT INTO throttle_log(rule_id, tkey, at) VALUES (?,?,?)", (m.rule.id, tkey, m.at))
-            row = db.execute("DELETE FROM suppressed WHERE rule_id=? AND tkey=? RETURNING n", (m.rule.id, tkey)).fetchone()
-            if row:
-                extra["suppressed_before"] = row[0]
         created = datetime.fromtimestamp(m.at, timezone.utc)
-        return self._alert(m.rule, [m.event_id], [self._item(m)], created, extra)
+        if th is None:
+            return [self._alert(m.rule, [m.event_id], [self._item(m)], created, {})]
+        out: list[Alert] = []
+        tkey = _key(m.doc, th.by)
+        window = db.execute("SELECT closes_at FROM throttle_windows WHERE rule_id=? AND tkey=?",
+                            (m.rule.id, tkey)).fetchone()
+        if window is not None and window[0] > m.at:  # a held window is open: the match joins it
+            self._hold(db, m, tkey)
+            return out
+        if window is not None:  # ended but not ticked yet: its digest goes first (and takes its slot)
+            released = self._release(db, m.rule.id, tkey, window[0])
+            if released is not None:
+                out.append(released[0])
+        since = m.at - th.per.total_seconds()
+        db.execute("DELETE FROM throttle_log WHERE rule_id=? AND tkey=? AND at<=?", (m.rule.id, tkey, since))
+        n, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM throttle_log WHERE rule_id=? AND tkey=?",
+                               (m.rule.id, tkey)).fetchone()
+        if n >= th.max:
+            # The window ends when its oldest alert leaves it: the throttle would let the
+            # next message through then, and that message is the digest of what was held.
+            db.execute("INSERT INTO throttle_windows(rule_id, tkey, opened_at, closes_at, rule) VALUES (?,?,?,?,?)",
+                       (m.rule.id, tkey, m.at, oldest + th.per.total_seconds(),
+                        json.dumps(self._rule_info(m.rule, self._notifiers(m.rule)))))
+            self._hold(db, m, tkey)
+            return out
+        db.execute("INSERT INTO throttle_log(rule_id, tkey, at) VALUES (?,?,?)", (m.rule.id, tkey, m.at))
+        out.append(self._alert(m.rule, [m.event_id], [self._item(m)], created, {}))
+        return out
+
+    def _hold(self, db: Any, m: Match, tkey: str) -> None:
+        self.stats.throttled += 1
+        db.execute("INSERT OR IGNORE INTO throttle_held(rule_id, tkey, event_id, at, item) VALUES (?,?,?,?,?)",
+                   (m.rule.id, tkey, m.event_id, m.at, json.dumps(self._item(m), default=str)))
+
+    @staticmethod
+    def _rule_info(rule: CompiledRule, notifiers: list[str]) -> dict[str, Any]:
+        """What a digest needs of its rule, kept with the held window: a rule removed or
+        renamed before the window ends still gets its held matches delivered."""
+        spec = rule.spec
+        return {"id": spec.id, "name": spec.name, "severity": spec.severity.value, "filter": rule.filter.text,
+                "conditions": [c.text for c in rule.conditions], "notifiers": notifiers,
+                "by": list(spec.throttle.by) if spec.throttle else []}
+
+    def _release(self, db: Any, rule_id: str, tkey: str, closes_at: float) -> tuple[Alert, list[str]] | None:
+        """Close a held throttle window: one digest of every match it held, in the same
+        transaction that deletes them (exactly once, across restarts)."""
+        window = db.execute("SELECT opened_at, rule FROM throttle_windows WHERE rule_id=? AND tkey=?",
+                            (rule_id, tkey)).fetchone()
+        rows = db.execute("SELECT event_id, item FROM throttle_held WHERE rule_id=? AND tkey=? ORDER BY at, event_id",
+                          (rule_id, tkey)).fetchall()
+        db.execute("DELETE FROM throttle_held WHERE rule_id=? AND tkey=?", (rule_id, tkey))
+        db.execute("DELETE FROM throttle_windows WHERE rule_id=? AND tkey=?", (rule_id, tkey))
+        if window is None or not rows:
+            return None
+        try:
+            info = json.loads(window[1])
+        except ValueError:
+            info = {}
+        try:  # the rule as it is now, when it still exists
+            rule = self.rules.by_id(rule_id)
+            info.update(self._rule_info(rule, self._notifiers(rule)))
+        except KeyError:
+            pass
+        # The digest is the message the throttle lets through when the window ends: it
+        # takes that slot, so a key never gets more than ``max`` messages per window.
+        db.execute("INSERT INTO throttle_log(rule_id, tkey, at) VALUES (?,?,?)", (rule_id, tkey, closes_at))
+        items = [json.loads(r[1]) for r in rows]
+        event_ids = [r[0] for r in rows]
+        aid = alert_id_for(rule_id, event_ids)
+        cap = _THROTTLE_DIGEST_ITEMS
+        try:
+            severity = Severity(info.get("severity", Severity.MEDIUM.value))
+        except ValueError:
+            severity = Severity.MEDIUM
+        payload: dict[str, Any] = {
+            "alert_id": aid,
+            "rule": {k: info.get(k) for k in ("id", "name", "severity", "filter", "conditions")},
+            "digest": True,
+            "throttled": True,
+            "matches": len(items),
+            "window": {"from": datetime.fromtimestamp(window[0], timezone.utc).isoformat(),
+                       "to": datetime.fromtimestamp(min(closes_at, 253402300799.0), timezone.utc).isoformat()},
+            "items": items[:cap],
+        }
+        label = _label(info.get("by") or [], tkey)
+        if label:
+            payload["group"] = label
+        if len(items) > cap:
+            payload["items_omitted"] = len(items) - cap
+        created = datetime.fromtimestamp(min(closes_at, 253402300799.0), timezone.utc)
+        alert = Alert(id=aid, rule_id=rule_id, rule_name=str(info.get("name") or rule_id), severity=severity,
+                      created_at=created, event_ids=sorted(event_ids), summary=render_subject(payload),
+                      payload=payload)
+        return alert, list(info.get("notifiers") or self.notifiers)
 
     def _alert(self, rule: CompiledRule, event_ids: list[str], items: list[dict[str, Any]], created: datetime,
                extra: dict[str, Any]) -> Alert:

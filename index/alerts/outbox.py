@@ -29,7 +29,7 @@ from narcwatch.index.models import Alert, AlertStatus
 
 __all__ = ["AlertDB", "Backoff", "Delivery", "DeliveryState", "idempotency_key"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: throttle_windows + throttle_held (throttled matches delivered as a digest)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,6 +73,15 @@ CREATE TABLE IF NOT EXISTS throttle_log (rule_id TEXT NOT NULL, tkey TEXT NOT NU
 CREATE INDEX IF NOT EXISTS throttle_key ON throttle_log(rule_id, tkey, at);
 CREATE TABLE IF NOT EXISTS suppressed (
     rule_id TEXT NOT NULL, tkey TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (rule_id, tkey)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS throttle_windows (
+    rule_id TEXT NOT NULL, tkey TEXT NOT NULL, opened_at REAL NOT NULL, closes_at REAL NOT NULL,
+    rule TEXT NOT NULL, PRIMARY KEY (rule_id, tkey)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS throttle_windows_due ON throttle_windows(closes_at);
+CREATE TABLE IF NOT EXISTS throttle_held (
+    rule_id TEXT NOT NULL, tkey TEXT NOT NULL, event_id TEXT NOT NULL, at REAL NOT NULL, item TEXT NOT NULL,
+    PRIMARY KEY (rule_id, tkey, event_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS search_hits (
@@ -274,6 +283,14 @@ class AlertDB:
             args.append(alert_id)
         sql += " ORDER BY id LIMIT ?"
         return [self._delivery(r) for r in self.conn.execute(sql, [*args, limit])]
+
+    def held(self) -> list[tuple[str, str, int, float]]:
+        """Throttled matches waiting for their window to close: (rule, key, count, closes_at)."""
+        rows = self.conn.execute(
+            "SELECT w.rule_id, w.tkey, COUNT(h.event_id), w.closes_at FROM throttle_windows w "
+            "LEFT JOIN throttle_held h ON h.rule_id = w.rule_id AND h.tkey = w.tkey "
+            "GROUP BY w.rule_id, w.tkey ORDER BY w.closes_at")
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def delivery_counts(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute("SELECT notifier, state, COUNT(*) FROM deliveries GROUP BY notifier, state")

@@ -149,6 +149,10 @@ def render_subject(payload: Mapping[str, Any]) -> str:
     n = len(payload.get("items", []))
     sev = str(rule.get("severity", "")).upper()
     head = f"[narcwatch {sev}] {rule.get('name', rule.get('id', 'alert'))}"
+    if payload.get("throttled"):
+        total = payload.get("matches", n)
+        return (f"{head}: {total} further match{'es' if total != 1 else ''} during the throttle window"
+                + (f" ({payload.get('group')})" if payload.get("group") else ""))
     if payload.get("digest"):
         return f"{head}: digest of {n} matches" + (f" ({payload.get('group')})" if payload.get("group") else "")
     first = (payload.get("items") or [{}])[0]
@@ -161,8 +165,12 @@ def render_text(payload: Mapping[str, Any]) -> str:
     lines = [render_subject(payload), "",
              f"rule: {rule.get('id')} ({rule.get('name')}), severity {rule.get('severity')}",
              f"alert: {payload.get('alert_id')}"]
-    if payload.get("suppressed_before"):
+    if payload.get("suppressed_before"):  # alerts stored before throttled matches were delivered as digests
         lines.append(f"note: {payload['suppressed_before']} earlier matches were throttled")
+    window = payload.get("window")
+    if payload.get("throttled") and isinstance(window, Mapping):
+        lines.append(f"throttle window: {window.get('from')} .. {window.get('to')}: every match the throttle "
+                     "held back, listed below")
     lines.append("")
     items: Sequence[Mapping[str, Any]] = payload.get("items", [])
     for i, item in enumerate(items, 1):

@@ -11,11 +11,16 @@ A rules file is a mapping with a ``rules`` list (a bare list is accepted too)::
         severity: critical               # low | medium | high | critical
         notifiers: [analysts-webhook]    # config notifier ids; omitted = all configured
         watchlist: {file: wallets.txt, kind: wallet}         # or just: wallets.txt
+        ignore_substances: watchlists/bulk_solvents.txt       # or a list; see masking.py
         throttle: {max: 10, per: 1h, by: [vendor]}
         group: {by: [vendor], window: 1h, leading: true}
         schedule: 1h                     # saved search: re-run ``filter`` on the index
 
 Every problem in a file is reported at once as ``file:line: where: message``.
+
+A relative watch-list path is read next to the rules file; when it is not there, the
+shipped file of that name is used (``watchlists/bulk_solvents.txt`` next to
+``default_rules.yaml``), so a copied defaults file works before its lists are copied.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem, load_located, problems_from_validation
 from narcwatch.index.alerts.conditions import Condition, ConditionError, parse_condition
 from narcwatch.index.alerts.filters import Filter, FilterError, compile_filter
+from narcwatch.index.alerts.masking import SubstanceMask
 from narcwatch.index.alerts.watchlists import Watchlist, WatchlistError, WatchKind, load_watchlist
 from narcwatch.index.models import EventType, Severity
 
@@ -126,6 +132,9 @@ class RuleSpec(_Spec):
     severity: Severity = Severity.MEDIUM
     notifiers: list[str] | None = None
     watchlist: WatchlistRef | None = None
+    # Substances this rule does not see (bulk solvents for the precursor rule): a
+    # substance watch-list file, or the names inline.
+    ignore_substances: Path | list[str] | None = None
     throttle: Throttle | None = None
     group: Grouping | None = None
     schedule: timedelta | None = None
@@ -150,6 +159,7 @@ class CompiledRule:
     conditions: list[Condition]
     watchlist: Watchlist | None = None
     watch_fields: list[str] = field(default_factory=list)
+    mask: SubstanceMask | None = None
 
     @property
     def id(self) -> str:
@@ -184,6 +194,14 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def _resolve(base: Path, path: Path) -> Path:
+    if path.is_absolute():
+        return path
+    local = base / path
+    shipped = DEFAULT_RULES.parent / path
+    return shipped if not local.exists() and shipped.is_file() else local
+
+
 def _compile(doc: LocatedYaml, i: int, spec: RuleSpec, base: Path, notifier_ids: list[str] | None,
              problems: list[Problem]) -> CompiledRule | None:
     def problem(path: tuple[str | int, ...], message: str, value: Any = None, choices: tuple[str, ...] = ()) -> None:
@@ -215,15 +233,25 @@ def _compile(doc: LocatedYaml, i: int, spec: RuleSpec, base: Path, notifier_ids:
     wl: Watchlist | None = None
     fields: list[str] = []
     if spec.watchlist is not None:
-        path = spec.watchlist.file if spec.watchlist.file.is_absolute() else base / spec.watchlist.file
+        path = _resolve(base, spec.watchlist.file)
         try:
             wl = load_watchlist(path, spec.watchlist.kind)
         except WatchlistError as exc:
             problem(("watchlist",), str(exc))
         fields = spec.watchlist.fields or _DEFAULT_WATCH_FIELDS[spec.watchlist.kind]
+    mask: SubstanceMask | None = None
+    ignore = spec.ignore_substances
+    if isinstance(ignore, list):
+        mask = SubstanceMask.of(ignore)
+    elif ignore is not None:
+        path = _resolve(base, ignore)
+        try:
+            mask = SubstanceMask.from_watchlist(load_watchlist(path, WatchKind.SUBSTANCE))
+        except WatchlistError as exc:
+            problem(("ignore_substances",), str(exc))
     if len(problems) > before or flt is None:
         return None
-    return CompiledRule(spec, flt, conds, wl, fields)
+    return CompiledRule(spec, flt, conds, wl, fields, mask)
 
 
 def load_rules(path: str | Path, notifier_ids: list[str] | None = None) -> RuleSet:

@@ -75,6 +75,12 @@ def _pending(db: Any, as_json: bool) -> None:
     for nid in sorted({n for n, _ in counts}):
         summary.add_row(nid, *(str(counts.get((nid, s), 0)) for s in ("pending", "delivered", "dead")))
     console.print(summary)
+    held = db.held()
+    if held:  # throttled matches: delivered as one digest per key when the window ends
+        table = Table("rule", "throttle key", "held matches", "digest due (UTC)")
+        for rule_id, key, n, closes_at in held:
+            table.add_row(rule_id, key, str(n), _ts(closes_at))
+        console.print(table)
     if not rows:
         console.print("nothing pending: every alert was acknowledged by its notifiers")
         return

@@ -109,5 +109,10 @@ def outbox_throughput(n: int = 2000) -> list[Result]:
     return [Result("alerts.engine_to_outbox", rate, "alerts/s", "default rules, 2 notifiers, synchronous=FULL")]
 
 
-BENCHMARKS = {"alerts_latency": ingest_to_webhook_latency, "alerts_latency_burst": ingest_to_webhook_latency_burst,
-              "alerts_throughput": outbox_throughput}
+def all_alerts() -> list[Result]:
+    """``python -m ops.bench alerts``: the latency (single and burst) and throughput figures together."""
+    return ingest_to_webhook_latency() + ingest_to_webhook_latency_burst() + outbox_throughput()
+
+
+BENCHMARKS = {"alerts": all_alerts, "alerts_latency": ingest_to_webhook_latency,
+              "alerts_latency_burst": ingest_to_webhook_latency_burst, "alerts_throughput": outbox_throughput}

@@ -120,3 +120,15 @@ def test_status_change_is_mirrored_to_the_store(data_dir: Path, world: World) ->
     [mirrored] = store.alerts()
     assert mirrored.status.value == "dismissed" and mirrored.status_by == "analyst.m"
     store.close()
+
+
+def test_pending_shows_matches_held_by_a_throttle(tmp_path: Path, data_dir: Path, world: World) -> None:
+    rules = tmp_path / "t.yaml"
+    rules.write_text("rules:\n  - id: flood\n    name: Flood\n    events: [NEW]\n"
+                     "    throttle: {max: 1, per: 1h, by: [vendor]}\n")
+    db = AlertDB(DataDir.at(data_dir).outbox)
+    engine = AlertEngine(load_rules(rules), db, lookup=world.docs, notifiers=["hook"], clock=lambda: world.clock)
+    engine.on_events([world.new_listing(n) for n in range(4)])
+    db.close()
+    code, out = _run(data_dir, "alerts", "--pending")
+    assert code == 0 and "held matches" in out and "flood" in out and " 3 " in out

@@ -102,18 +102,72 @@ def test_flushed_digest_is_stamped_when_closed_not_at_the_window_end(tmp_path: P
     assert digest.created_at <= engine.clock()
 
 
-def test_throttle_holds_back_and_reports_count(tmp_path: Path, world: World) -> None:
+def test_flushed_digests_are_due_for_delivery_now(tmp_path: Path, world: World) -> None:
+    """Regression: flush() queued digest deliveries at the end of time (year 9999): the
+    demo left 47 digests pending forever."""
+    body = "rules:\n  - id: t\n    name: T\n    events: [NEW]\n    throttle: {max: 1, per: 1h}\n"
+    engine = _engine(tmp_path, world, _rules(tmp_path, body) + load_rules(DEFAULT_RULES))
+    for n in range(3):
+        engine.on_events([world.new_listing(n)])
+    flushed = engine.flush()
+    assert sorted(bool(a.payload.get("throttled")) for a in flushed) == [False, True]  # group + throttle digests
+    due = {d.alert_id for d in engine.db.claim(100, now=world.clock.timestamp())}
+    assert {a.id for a in flushed} <= due
+
+
+def test_throttle_holds_back_and_delivers_the_rest_as_one_digest_when_the_window_ends(
+        tmp_path: Path, world: World) -> None:
     rules = _rules(tmp_path, "rules:\n  - id: t\n    name: T\n    events: [NEW]\n"
                              "    throttle: {max: 2, per: 1h, by: [vendor]}\n")
     engine = _engine(tmp_path, world, rules)
     out = []
     for n in range(5):
         out += engine.on_events([world.new_listing(n)])
+        world.advance(minutes=1)
     out += engine.on_events([world.new_listing(50, vendor="fict_b")])
     assert len(out) == 3 and engine.stats.throttled == 3
-    world.advance(minutes=61)
-    nxt = engine.on_events([world.new_listing(9)])
-    assert len(nxt) == 1 and nxt[0].payload["suppressed_before"] == 3
+    assert [(r, n) for r, _, n, _ in engine.db.held()] == [("t", 3)]
+    world.advance(minutes=53)  # T0+58min
+    assert engine.tick() == []  # the first alert (T0) leaves the window at T0+1h: not yet
+    world.advance(minutes=2)
+    (digest,) = engine.tick()
+    assert digest.payload["throttled"] is True and digest.payload["matches"] == 3
+    assert [i["url"].rsplit("/", 1)[1] for i in digest.payload["items"]] == ["2", "3", "4"]
+    assert "3 further matches during the throttle window (vendor=fict_vendor_a)" in digest.summary
+    assert engine.db.held() == [] and engine.tick() == []
+    # the digest took the slot that opened: the next match is held for the next window
+    assert engine.on_events([world.new_listing(9)]) == []
+    world.advance(minutes=1)
+    (second,) = engine.tick()  # the second alert (T0+1min) leaves the window
+    assert second.payload["matches"] == 1 and second.id != digest.id
+
+
+def test_throttle_digest_survives_a_restart_and_a_removed_rule(tmp_path: Path, world: World) -> None:
+    body = "rules:\n  - id: t\n    name: T\n    events: [NEW]\n    severity: high\n    throttle: {max: 1, per: 1h}\n"
+    engine = _engine(tmp_path, world, _rules(tmp_path, body))
+    assert len(engine.on_events([world.new_listing(n) for n in range(4)])) == 1
+    engine.db.close()
+    world.advance(hours=2)
+    # a new process with a rules file that no longer has rule t
+    other = _rules(tmp_path, "rules:\n  - id: u\n    name: U\n    events: [REMOVED]\n")
+    restarted = _engine(tmp_path, world, other)
+    (digest,) = restarted.tick()
+    assert (digest.rule_id, digest.rule_name, digest.severity, digest.payload["matches"]) == ("t", "T", Severity.HIGH, 3)
+    assert {d.notifier for d in restarted.db.deliveries(alert_id=digest.id)} == {"hook", "mail"}
+
+
+def test_dry_run_shows_throttle_digests(tmp_path: Path, world: World) -> None:
+    from narcwatch.index.alerts.dryrun import dry_run
+
+    rules = _rules(tmp_path, "rules:\n  - id: t\n    name: T\n    events: [NEW]\n    throttle: {max: 2, per: 1h}\n")
+    events = []
+    for n in range(7):
+        events.append(world.new_listing(n))
+        world.advance(minutes=5)
+    run = dry_run(rules, events, world.docs)
+    digests = [a for a in run.alerts if a.payload.get("throttled")]
+    assert len(run.alerts) == 3 and len(digests) == 1 and digests[0].payload["matches"] == 5
+    assert sorted(e for a in run.alerts for e in a.event_ids) == sorted(e.id for e in events)
 
 
 def test_conditions_on_price_change(tmp_path: Path, world: World) -> None:

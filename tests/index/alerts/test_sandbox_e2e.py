@@ -14,12 +14,17 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from narcwatch.crawler.models import listing_key
 from narcwatch.crawler.paths import DataDir
 from narcwatch.demo import run_demo
+from narcwatch.extract.lexicon import load_lexicon
 from narcwatch.index.alerts.outbox import AlertDB
+from narcwatch.index.alerts.rules import DEFAULT_RULES, load_rules
+from narcwatch.index.alerts.watchlists import WatchKind, load_watchlist
 from narcwatch.sandbox import SandboxServer, World
 
 # HTTP-only sources (the browser-rendered market is covered by tests/crawler): two markets
@@ -103,27 +108,45 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 def stored_keys_by_rule(data: DataDir) -> dict[str, set[str]]:
+    """Listings the store classed into each rule's classes; for a rule with
+    ``ignore_substances`` (the precursor rule's bulk solvents), only those that keep a
+    substance of those classes besides the ignored ones. Computed here from the store's
+    terms, the lexicon and the shipped list, not through the engine's own masking code."""
+    lexicon = load_lexicon()
+    rules = load_rules(DEFAULT_RULES)
     db = sqlite3.connect(data.store)
     try:
-        return {rule: {k for (k,) in db.execute(
-            "SELECT DISTINCT d.key FROM docs d JOIN terms t ON t.rid = d.rid WHERE t.f = 'classes' AND t.v IN "
-            f"({','.join('?' * len(classes))})", sorted(classes))} for rule, classes in CLASS_RULES.items()}
+        out: dict[str, set[str]] = {}
+        for rule, classes in CLASS_RULES.items():
+            keys = {k for (k,) in db.execute(
+                "SELECT DISTINCT d.key FROM docs d JOIN terms t ON t.rid = d.rid WHERE t.f = 'classes' AND t.v IN "
+                f"({','.join('?' * len(classes))})", sorted(classes))}
+            ignore = rules.by_id(rule).spec.ignore_substances
+            if ignore is not None:
+                assert isinstance(ignore, Path)
+                listed = load_watchlist(DEFAULT_RULES.parent / ignore, WatchKind.SUBSTANCE).entries
+                for key in set(keys):
+                    subs = [v for (v,) in db.execute("SELECT t.v FROM terms t JOIN docs d ON d.rid = t.rid "
+                                                     "WHERE d.key = ? AND t.f = 'substances'", (key,))]
+                    kept = [lexicon.get(s) for s in subs if s.casefold() not in listed]
+                    if not any(e is None or e.cls.value in classes for e in kept):
+                        keys.discard(key)
+            out[rule] = keys
+        return out
     finally:
         db.close()
 
 
 # The lexicon classes acetone and toluene as precursors (UN 1988 Table II, which they are)
 # and isopropanol as a pre-precursor; the sandbox's ground truth calls these lab solvents
-# "other", so the shipped precursor rule alerts on three products the truth does not
-# predict. Which side should move is the lead's call (rule filter, lexicon or truth).
-_SOLVENTS = pytest.mark.xfail(strict=True, reason="lexicon: acetone/toluene/isopropanol are (pre-)precursors; "
-                                                  "sandbox truth: class 'other'")
+# "other". The shipped precursor rule ignores them (``ignore_substances``:
+# watchlists/bulk_solvents.txt), so its alerts match the truth.
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rule", [
     "new-nitazene-listing", "new-fentanyl-analogue-listing",
-    pytest.param("precursor-offer", marks=_SOLVENTS),
+    "precursor-offer",
 ])
 def test_first_crawl_alerts_cover_exactly_the_listings_of_the_rule(run: Run, rule: str) -> None:
     assert run.covered1.get(rule, set()) == run.before[rule]
@@ -135,14 +158,12 @@ def test_clock_produced_new_nitazene_listings(run: Run) -> None:
 
 
 # "M30 bluees" (a misspelt two-word street name of fentanyl, sandbox evasion "misspelling")
-# is not recognised by the substance matcher, whose fuzzy matching works on single tokens;
-# the listing appears at hour 14 of this world and so is missed by the second crawl.
-_M30 = pytest.mark.xfail(strict=True, reason="extract: fuzzy matching misses misspelt multi-word names ('M30 bluees')")
+# appears at hour 14 of this world: the substance matcher's multi-word fuzzy matching
+# finds it, so the second crawl alerts it.
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", ["new-nitazene-listing", pytest.param("new-fentanyl-analogue-listing", marks=_M30),
-                                  "precursor-offer"])
+@pytest.mark.parametrize("rule", ["new-nitazene-listing", "new-fentanyl-analogue-listing", "precursor-offer"])
 def test_second_crawl_alerts_exactly_the_new_listings(run: Run, rule: str) -> None:
     assert run.covered2.get(rule, set()) - run.covered1.get(rule, set()) == run.new[rule]
 
