@@ -155,9 +155,9 @@ def _load(db: sqlite3.Connection) -> dict[str, Account]:
         acc.ships_to.update(c for c in d.get("ships_to") or [] if isinstance(c, str))
         if len(subs) == 1:  # a price level belongs to one product; a multi-product page is ambiguous
             for fld, target in (("usd_per_gram", acc.usd_per_gram), ("usd_per_unit", acc.usd_per_unit)):
-                v = d.get(fld)
-                if isinstance(v, (int, float)) and v > 0:
-                    target.setdefault(subs[0], []).append(float(v))
+                v = _positive(d.get(fld))
+                if v is not None:
+                    target.setdefault(subs[0], []).append(v)
     handles: dict[tuple[str, str], str] = {(a.source, a.handle.lower()): a.handle for a in accounts.values()}
     for kind, value, source, key, vendor_lc, first, last, cap, sha in db.execute(
             """SELECT kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
@@ -170,6 +170,17 @@ def _load(db: sqlite3.Connection) -> dict[str, Account]:
             acc.first_seen = first
         acc.last_seen = max(acc.last_seen, last)
     return accounts
+
+
+def _positive(value: Any) -> float | None:
+    """A price level from a document: the store keeps Decimals as strings (``"17.0000"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        v = float(value)
+    except ValueError:
+        return None
+    return v if 0 < v < 1e12 else None  # also drops nan and inf
 
 
 def _json(text: Any) -> Any:
