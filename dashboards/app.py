@@ -28,7 +28,7 @@ from narcwatch.dashboards.assets import HERE, check_assets
 from narcwatch.dashboards.audit import AuditLog
 from narcwatch.dashboards.auth import Accounts, Role
 from narcwatch.dashboards.reader import as_reader
-from narcwatch.dashboards.routes import admin, api, login, metrics, pages
+from narcwatch.dashboards.routes import admin, api, identity, login, metrics, pages
 from narcwatch.dashboards.security import gate, need
 from narcwatch.dashboards.throttle import LoginThrottle, ThrottlePolicy
 from narcwatch.dashboards.views import DashboardReader, NotAvailable
@@ -92,7 +92,7 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (login, pages, admin, api, metrics):
+    for module in (login, pages, admin, api, metrics, identity):
         app.include_router(module.router)
     for router in [*index_routers(store), *(extra_routers or ())]:
         app.include_router(router, prefix="/api/index", dependencies=[Depends(need(Role.ANALYST))])

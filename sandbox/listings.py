@@ -171,18 +171,21 @@ class Listings:
                 if len(site_id) != 8:
                     return None
                 j = ((int(site_id, 16) - _NEBULA_OFF) * _NEBULA_INV) % 2**32
+                j = j - 2**32 if j >= 2**31 else j  # the identity cast's negative indices
             else:
                 if not site_id.isdigit() or len(site_id) > 9:
                     return None
                 j = int(site_id) - (5000 if style == "ru" else 100000)
         except ValueError:
             return None
-        if j < 0 or j >= self.w.markets[market].created_count(100_000.0):
+        if j < -len(self.w.cast.offers.get(market, ())) or j >= self.w.markets[market].created_count(100_000.0):
             return None
         return j if self.site_id(market, j) == site_id else None
 
     # -- content ------------------------------------------------------------------------------
     def _get(self, market: str, j: int) -> ListingData | None:
+        if j < 0:
+            return self._cast_get(market, j)
         m = self.w.markets[market]
         cat, k = self.category_of(market, j)
         sellers = self.w.sellers(market, cat)
@@ -221,7 +224,7 @@ class Listings:
             sf, sfc = r.choice(SHIPS_FROM)
             st, stc = r.choice(SHIPS_TO)
         title = self._title(r, m, surface, purity, form, sfc, quantities, sub.unit, sf)
-        person = self.w.person_of(acc)
+        person = self.w.persona_of(acc)
         contact = None
         if r.random() < 0.15:
             kind = r.choice(sorted(person.contacts))
@@ -234,6 +237,38 @@ class Listings:
             plain, surface, evasion, title, sub.unit, purity, quantities, base, sf, sfc, st, stc,
             escrow=r.random() < 0.8, intro=intro, stealth=r.choice(_STEALTH), contact=contact,
             wallet_chain=wallet_chain, decoy_chain=decoy_chain, price_period=72 + r.random() * 200,
+        )
+
+    def _cast_get(self, market: str, j: int) -> ListingData | None:
+        """A listing of the identity cast (``cast.py``): its seller, product and price level are fixed
+        by the cast; the rest is drawn from its own RNG. Never sold out or removed."""
+        offer = self.w.cast.offer(market, j)
+        if offer is None:
+            return None
+        m = self.w.markets[market]
+        acc, sub = offer.account, offer.substance
+        style = self.w.cast.styles[acc.id]
+        persona = self.w.persona_of(acc)
+        r = rng(self.seed, "cast-listing", market, j)
+        plain = r.choice(sub.names)
+        purity = r.randint(*sub.purity) if sub.purity else None
+        form = r.choice(sub.forms) if sub.forms else ""
+        quantities = r.choice(_QTY_U if sub.unit == "unit" else _QTY_G)
+        base = tuple(round(offer.usd_per_unit * q * (1 - min(0.35, 0.07 * math.log2(max(q / quantities[0], 1)))), 2)
+                     for q in quantities)
+        (sf, sfc), (st, stc) = offer.ships_from, offer.ships_to
+        title = self._title(r, m, plain, purity, form, sfc, quantities, sub.unit, sf)
+        contact = None
+        if r.random() < 0.3:
+            kind = r.choice(sorted(persona.contacts))
+            contact = (kind, persona.contacts[kind])
+        k = self.w.cast.indices(market, sub.category).index(j)
+        return ListingData(
+            market, j, self.site_id(market, j), sub.category, k, sub.canonical, sub.cls, sub.cas, acc,
+            max(offer.created, acc.active_from), NEVER, min(NEVER, acc.active_until), plain, plain, None, title, sub.unit,
+            purity, quantities, base, sf, sfc, st, stc, escrow=r.random() < 0.8, intro=style.intro,
+            stealth=style.signoff, contact=contact, wallet_chain=None, decoy_chain=None,
+            price_period=200 + r.random() * 300,
         )
 
     @staticmethod
@@ -279,13 +314,32 @@ class Listings:
     def created_indices(self, market: str, hours: float) -> range:
         return range(self.w.markets[market].created_count(hours))
 
+    def truth_indices(self, market: str, hours: float) -> list[int]:
+        """Every listing index that may be visible at ``hours``: the generated ones, then the cast's."""
+        return [*self.created_indices(market, hours), *self.w.cast.indices(market)]
+
+    def stream_bound(self, market: str, cat: str, hours: float) -> int:
+        """Positions a category (``cat``) or the whole market (``cat == ""``) pages through: the
+        generated listings' slots, then the identity cast's listings."""
+        upper = self.category_bound(market, cat, hours) if cat else self.w.markets[market].created_count(hours)
+        return upper + len(self.w.cast.indices(market, cat or None))
+
+    def stream_index(self, market: str, cat: str, pos: int, hours: float) -> int | None:
+        """The listing index at position ``pos`` of a stream (see ``stream_bound``)."""
+        upper = self.category_bound(market, cat, hours) if cat else self.w.markets[market].created_count(hours)
+        if pos < upper:
+            return self.index_of(market, cat, pos) if cat else pos
+        cast = self.w.cast.indices(market, cat or None)
+        return cast[pos - upper] if pos - upper < len(cast) else None
+
     def category_page(self, market: str, cat: str, page: int, per_page: int, hours: float) -> tuple[list[ListingData], int]:
         """Visible listings on ``page`` (0-based) of a category, and the number of pages."""
         upper = self.category_bound(market, cat, hours)
-        pages = max(1, math.ceil(upper / per_page))
+        cast = self.w.cast.indices(market, cat)  # the identity cast's listings come after the generated ones
+        pages = max(1, math.ceil((upper + len(cast)) / per_page))
         out = []
-        for k in range(page * per_page, min(upper, (page + 1) * per_page)):
-            d = self.get(market, self.index_of(market, cat, k))
+        for k in range(page * per_page, min(upper + len(cast), (page + 1) * per_page)):
+            d = self.get(market, self.index_of(market, cat, k) if k < upper else cast[k - upper])
             if d is not None and self.visible(d, hours):
                 out.append(d)
         return out, pages
@@ -302,6 +356,11 @@ class Listings:
 
     def vendor_page(self, acc: Account, page: int, per_page: int, hours: float) -> tuple[list[ListingData], int]:
         """The account's visible listings, category by category, ``per_page`` k-slots a page."""
+        if self.w.cast.is_cast(acc):
+            own = self.w.cast.by_account[acc.id]
+            rows = [d for j in own[page * per_page:(page + 1) * per_page]
+                    if (d := self.get(acc.market, j)) is not None and self.visible(d, hours)]
+            return rows, max(1, math.ceil(len(own) / per_page))
         slots: list[tuple[str, int, int]] = []  # (category, first k, count of k)
         for cat in _CATS:
             sellers = self.w.sellers(acc.market, cat)
@@ -345,7 +404,7 @@ def tiers_line(pairs: list[tuple[str, str]], currency: str) -> str:
 def description(ls: Listings, d: ListingData, hours: float, currency: str) -> str:
     """The listing's free text at ``hours`` (tier prices in it follow the price epochs)."""
     w = ls.w
-    person = w.person_of(d.account)
+    person = w.persona_of(d.account)
     ru = w.markets[d.market].style == "ru"
     pairs = ls.tiers(d, hours, currency)
     parts = [d.intro.format(n=d.surface)]
@@ -384,7 +443,7 @@ def listing_truth(site_id: str, url: str, ls: Listings, d: ListingData, hours: f
 def listing_facts(ls: Listings, d: ListingData, hours: float, currency: str) -> dict[str, object]:
     """The ground-truth facts of a listing page (substances, offers, wallets, identifiers)."""
     w = ls.w
-    person = w.person_of(d.account)
+    person = w.persona_of(d.account)
     pairs = ls.tiers(d, hours, currency)
     offers = [{"quantity": _qty(q), "unit": d.unit, "purity": d.purity, "price": p, "currency": currency}
               for q, (_, p) in zip(d.quantities, pairs)]

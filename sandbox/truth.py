@@ -46,17 +46,27 @@ def build_sites(world: World, faults: FaultConfig | None = None, port: int = DEF
 
 
 def identity_records(world: World, hours: float) -> Iterator[dict[str, object]]:
-    for p in world.persons:
+    """One record per person: the generated ones, then the identity cast (labelled with its
+    ``case``: ``style-only`` or ``look-alike``, and for a look-alike the other person)."""
+    for p in world.all_persons:
         accounts = [{"source": a.market, "handle": a.handle, "account": a.id, "via": a.via or "home",
                      "active_from": None if a.active_from == float("-inf") else a.active_from,
                      "active_until": None if a.active_until == float("inf") else a.active_until,
                      "active": a.active(hours)} for a in p.accounts]
         fprs = sorted({world.pgp_of(a).fingerprint for a in p.accounts})
-        yield {"kind": "identity", "person": p.id, "accounts": accounts, "pgp_fingerprints": fprs,
-               "wallets": [{"chain": w.chain, "network": w.network, "address": w.address, "kind": w.kind}
-                           for w in p.wallets.values()],
-               "contacts": [{"kind": k, "value": v} for k, v in sorted(p.contacts.items())],
-               "telegram_channel": p.channel}
+        personas = list({id(q): q for q in (world.persona_of(a) for a in p.accounts)}.values()) or [p]
+        rec: dict[str, object] = {
+            "kind": "identity", "person": p.id, "accounts": accounts, "pgp_fingerprints": fprs,
+            "wallets": [{"chain": w.chain, "network": w.network, "address": w.address, "kind": w.kind}
+                        for q in personas for w in q.wallets.values()],
+            "contacts": [{"kind": k, "value": v} for q in personas for k, v in sorted(q.contacts.items())],
+            "telegram_channel": p.channel}
+        case = world.cast.case.get(p.index)
+        if case:
+            rec["case"] = case
+            if p.index in world.cast.lookalike_of:
+                rec["lookalike_of"] = f"p{world.cast.lookalike_of[p.index]}"
+        yield rec
 
 
 def iter_truth(world: World, hours: float, sites: Iterable[Site] | None = None,

@@ -106,7 +106,7 @@ class Account:
     active_from: float = -NEVER
     active_until: float = NEVER
     joined: float = 0.0  # hours relative to the epoch (negative: before it)
-    via: str = ""  # "" | "cross-listed" | "migrated-pgp" | "migrated-wallet"
+    via: str = ""  # "" | "cross-listed" | "migrated-pgp" | "migrated-wallet" | "style-alias" (identity cast)
 
     def active(self, hours: float) -> bool:
         return self.active_from <= hours < self.active_until
@@ -187,7 +187,7 @@ class World:
         ("taiga-market", "Тайга", "ru", "ru", "RUB", 0.25),
     )
 
-    def __init__(self, seed: int = 1, size: str | int = "demo") -> None:
+    def __init__(self, seed: int = 1, size: str | int = "demo", *, cast: bool = True) -> None:
         self.seed = int(seed)
         self.size = parse_size(size)
         self.markets: dict[str, Market] = {}
@@ -208,6 +208,9 @@ class World:
         self._handles: dict[tuple[str, str], list[Account]] = {}
         self._taken: set[tuple[str, str]] = set()
         self._build_people()
+        # The identity cast comes last, from its own sub-RNG: without it the world is byte-identical.
+        from narcwatch.sandbox.cast import Cast, build_cast
+        self.cast: Cast = build_cast(self) if cast else Cast(first_index=len(self.persons))
 
     # -- people -----------------------------------------------------------------------------
     def _build_people(self) -> None:
@@ -296,12 +299,22 @@ class World:
         found = self._handles.get((market, handle))
         return found[-1] if found else None
 
+    @property
+    def all_persons(self) -> list[Person]:
+        """The generated persons, then the identity cast (``persons`` alone drives forum and channel content)."""
+        return self.persons + self.cast.persons
+
     def person_of(self, acc: Account) -> Person:
-        return self.persons[acc.person]
+        return self.persons[acc.person] if acc.person < len(self.persons) else self.cast.person(acc.person)
+
+    def persona_of(self, acc: Account) -> Person:
+        """Whose identifiers (contacts, wallets, key) the account shows: its person's, or a
+        style-only actor's separate persona (the same person, nothing shared)."""
+        return self.cast.personas.get(acc.id) or self.person_of(acc)
 
     def pgp_of(self, acc: Account) -> PgpKey:
         """The key an account shows: a wallet-only migration shows a fresh key."""
-        person = self.person_of(acc)
+        person = self.persona_of(acc)
         return person.pgp_for(1) if acc.via == "migrated-wallet" else person.pgp
 
     # -- listings ---------------------------------------------------------------------------

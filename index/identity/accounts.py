@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
+from collections.abc import Iterable
 from typing import Any
 
 from narcwatch.index.identity.storedocs import iter_current_documents
@@ -93,17 +94,42 @@ def store_path(store: Any) -> Path:
         return Path(store)
     path = getattr(store, "path", None)
     if getattr(store, "backend", "sqlite") != "sqlite" or path is None:
-        raise ValueError("identity resolution reads the SQLite store; export from Elasticsearch is not supported yet")
+        raise ValueError("not a SQLite store: pass the store object, load_accounts reads either backend")
     return Path(path)
 
 
 def load_accounts(store: Any) -> dict[str, Account]:
-    """Every vendor account in the store, keyed by ``account_id``."""
+    """Every vendor account in the store, keyed by ``account_id``.
+
+    ``store`` is a SQLite store or its path (read-only, without the writer's lock) or a
+    ``SearchEngineStore`` (Elasticsearch/OpenSearch: read by scrolling its vendors,
+    items and identifier sightings). Both give the same accounts for the same ingest.
+    """
+    if getattr(store, "backend", "sqlite") != "sqlite":
+        from narcwatch.index.identity.engine import engine_rows
+
+        return build_accounts(*engine_rows(store))
     db = _ro(store_path(store))
     try:
-        return _load(db)
+        return build_accounts(*_sqlite_rows(db))
     finally:
         db.close()
+
+
+VendorRow = tuple[str, str, str, str, str, str, Any]  # source, handle, first, last, capture id, sha256, profile
+SightingRow = tuple[str, str, str, str, str, str, str, str, str]  # kind, value, source, key, vendor_lc, first, last, cap, sha
+
+
+def _sqlite_rows(db: sqlite3.Connection) -> tuple[Iterable[VendorRow], Iterable[tuple[str, dict[str, Any]]],
+                                                  Iterable[SightingRow]]:
+    vendors = db.execute("SELECT source, handle, first_seen, last_seen, capture_id, capture_sha256, profile FROM vendors "
+                         "ORDER BY source, handle_lc").fetchall()
+    docs = iter_current_documents(db, with_vendor=True)
+    sightings = db.execute(
+        """SELECT kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
+                  first_capture_sha256 FROM identifiers WHERE vendor_lc IS NOT NULL AND vendor_lc != ''
+           ORDER BY first_seen, key""")
+    return vendors, docs, sightings
 
 
 def _get(accounts: dict[str, Account], source: str, handle: str) -> Account:
@@ -114,22 +140,22 @@ def _get(accounts: dict[str, Account], source: str, handle: str) -> Account:
     return acc
 
 
-def _load(db: sqlite3.Connection) -> dict[str, Account]:
+def build_accounts(vendors: Iterable[VendorRow], documents: Iterable[tuple[str, dict[str, Any]]],
+                   sightings: Iterable[SightingRow]) -> dict[str, Account]:
+    """Accounts from a backend's vendor rows, current ``(type, document)`` pairs and identifier sightings."""
     accounts: dict[str, Account] = {}
-    for source, handle, first, last, cap, sha, profile in db.execute(
-            "SELECT source, handle, first_seen, last_seen, capture_id, capture_sha256, profile FROM vendors "
-            "ORDER BY source, handle_lc"):
+    for source, handle, first, last, cap, sha, profile in vendors:
         acc = _get(accounts, source, handle)
         acc.first_seen, acc.last_seen, acc.capture_id, acc.capture_sha256 = first, last, cap, sha
         acc.vendor_page = True
-        prof = _json(profile)
+        prof = profile if isinstance(profile, dict) else _json(profile)
         if isinstance(prof, dict):
             acc.pgp_key = prof.get("pgp_key") if isinstance(prof.get("pgp_key"), str) else None
             desc = prof.get("description")
             if isinstance(desc, str) and desc.strip():
                 acc.texts.append(desc[:_MAX_TEXT_CHARS])
     # Current documents: product line, prices, places, free text; posts make forum/channel accounts.
-    for dtype, d in iter_current_documents(db, with_vendor=True):
+    for dtype, d in documents:
         if not isinstance(d.get("vendor"), str) or not isinstance(d.get("source"), str):
             continue
         acc = _get(accounts, d["source"], d["vendor"])
@@ -155,14 +181,11 @@ def _load(db: sqlite3.Connection) -> dict[str, Account]:
         acc.ships_to.update(c for c in d.get("ships_to") or [] if isinstance(c, str))
         if len(subs) == 1:  # a price level belongs to one product; a multi-product page is ambiguous
             for fld, target in (("usd_per_gram", acc.usd_per_gram), ("usd_per_unit", acc.usd_per_unit)):
-                v = d.get(fld)
-                if isinstance(v, (int, float)) and v > 0:
-                    target.setdefault(subs[0], []).append(float(v))
+                v = _positive(d.get(fld))
+                if v is not None:
+                    target.setdefault(subs[0], []).append(v)
     handles: dict[tuple[str, str], str] = {(a.source, a.handle.lower()): a.handle for a in accounts.values()}
-    for kind, value, source, key, vendor_lc, first, last, cap, sha in db.execute(
-            """SELECT kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
-                      first_capture_sha256 FROM identifiers WHERE vendor_lc IS NOT NULL AND vendor_lc != ''
-               ORDER BY first_seen, key"""):
+    for kind, value, source, key, vendor_lc, first, last, cap, sha in sightings:
         handle = handles.get((source, vendor_lc), vendor_lc)
         acc = _get(accounts, source, handle)
         acc.identifiers.setdefault((kind, value), []).append(Sighting(kind, value, key, first, last, cap, sha))
@@ -170,6 +193,17 @@ def _load(db: sqlite3.Connection) -> dict[str, Account]:
             acc.first_seen = first
         acc.last_seen = max(acc.last_seen, last)
     return accounts
+
+
+def _positive(value: Any) -> float | None:
+    """A price level from a document: the store keeps Decimals as strings (``"17.0000"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        v = float(value)
+    except ValueError:
+        return None
+    return v if 0 < v < 1e12 else None  # also drops nan and inf
 
 
 def _json(text: Any) -> Any:

@@ -40,12 +40,15 @@ def _actor_section(ctx: typer.Context, name: str) -> None:
     from narcwatch.index.identity import resolve_store
 
     st = state(ctx)
+    store = _store(ctx)  # either backend: identity reads through the store
     try:
-        res = resolve_store(st.data.store, st.data.root)
-    except (ValueError, OSError, sqlite3.Error) as exc:
+        res = resolve_store(store, st.data.root)
+    except (ValueError, OSError, sqlite3.Error, ConnectionError) as exc:
         # The vendor report above stands on its own: a failing actor section is a note, not an error.
         console.print(escape(f"actor links unavailable: {type(exc).__name__}: {exc}"), highlight=False)
         return
+    finally:
+        store.close()
     actor = res.actor(name)
     if actor is None:
         return
@@ -93,7 +96,9 @@ def register(app: typer.Typer) -> None:
                           (d.get("last_seen") or "")[:10])
         console.print(table)
 
-    @app.command(help="Show a vendor: markets, handles, listings over time, prices, identifiers.")
+    from narcwatch.cli.identity import vendor_app
+
+    @vendor_app.command("show", help="Show a vendor: markets, handles, listings over time, prices, identifiers.")
     def vendor(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Vendor handle or actor id.")],
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         store = _store(ctx)

@@ -220,7 +220,7 @@ class ClassicMarket(Site):
         m = self.world.markets[self.id]
         if not m.up(hours):
             return
-        for j in ls.created_indices(self.id, hours):
+        for j in ls.truth_indices(self.id, hours):
             d = ls.get(self.id, j)
             if d is None or not ls.visible(d, hours):
                 continue

@@ -135,7 +135,7 @@ class RuMarket(Site):
         ls = self.world.listings
         if not self.world.markets[self.id].up(hours):
             return
-        for j in ls.created_indices(self.id, hours):
+        for j in ls.truth_indices(self.id, hours):
             d = ls.get(self.id, j)
             if d is None or not ls.visible(d, hours):
                 continue

@@ -93,11 +93,11 @@ class SpaMarket(Site):
             cat = req.query.get("cat", "")
             if cat and cat not in lexicon.CATEGORY_SLOTS:
                 return _json({"error": f"unknown category; valid: {sorted(lexicon.CATEGORY_SLOTS)}"}, 400)
-            upper = ls.category_bound(self.id, cat, h) if cat else self.world.markets[self.id].created_count(h)
+            upper = ls.stream_bound(self.id, cat, h)
             items, pos = [], cursor
             while pos < upper and len(items) < limit:
-                j = ls.index_of(self.id, cat, pos) if cat else pos
-                d = ls.get(self.id, j)
+                j = ls.stream_index(self.id, cat, pos, h)
+                d = ls.get(self.id, j) if j is not None else None
                 if d is not None and ls.visible(d, h):
                     items.append(self._summary(d))
                 pos += 1
@@ -130,7 +130,7 @@ class SpaMarket(Site):
         ls = self.world.listings
         if not self.world.markets[self.id].up(hours):
             return
-        for j in ls.created_indices(self.id, hours):
+        for j in ls.truth_indices(self.id, hours):
             d = ls.get(self.id, j)
             if d is None or not ls.visible(d, hours):
                 continue

@@ -14,15 +14,20 @@ __all__ = ["vendor_truth", "vendor_view"]
 
 
 def vendor_view(world: World, acc: Account, hours: float) -> dict[str, object]:
-    person = world.person_of(acc)
+    person = world.persona_of(acc)
     r = rng(world.seed, "vendor-page", acc.id)
     age_days = max(0.0, (hours - acc.joined) / 24)
     sales = int(age_days * (0.5 + r.random() * 4))
     fb = 95 + (h64(world.seed, "fb", acc.id) % 50) / 10
     ru = world.markets[acc.market].style == "ru"
-    lines = [r.choice(["Quality first. Stealth shipping worldwide.", "Reliable vendor since years. No reships on FE.",
-                       "Top products, fair prices, fast dispatch.", "Family business, lab-tested products."])
-             if not ru else r.choice(["Работаем честно, клады по всему городу.", "Качество проверено, перезаклад при ненаходе."])]
+    style = world.cast.styles.get(acc.id)  # an identity-cast account writes in its own voice
+    if style is not None:
+        lines = [f"{style.about} {style.signoff}"]
+    elif not ru:
+        lines = [r.choice(["Quality first. Stealth shipping worldwide.", "Reliable vendor since years. No reships on FE.",
+                           "Top products, fair prices, fast dispatch.", "Family business, lab-tested products."])]
+    else:
+        lines = [r.choice(["Работаем честно, клады по всему городу.", "Качество проверено, перезаклад при ненаходе."])]
     contacts = person.contacts
     shown = sorted(contacts)[: 1 + h64(world.seed, "shown", acc.id) % len(contacts)]
     for kind in shown:

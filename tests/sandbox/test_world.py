@@ -49,7 +49,8 @@ def test_demo_size_and_proportions(truth: list[dict]) -> None:
     listings = [r for r in truth if r["kind"] == "listing"]
     identities = [r for r in truth if r["kind"] == "identity"]
     assert 1500 <= len(listings) <= 2200
-    assert len(identities) == 60
+    assert len([r for r in identities if "case" not in r]) == 60
+    assert Counter(r.get("case") for r in identities if "case" in r) == {"style-only": 4, "look-alike": 8}  # the identity cast
     classes = Counter(r["substances"][0]["class"] for r in listings)
     share = {k: v / len(listings) for k, v in classes.items()}
     assert share["cannabis"] > share["stimulant"] / 2 > 0.05
@@ -110,8 +111,8 @@ def test_identities_link_accounts_by_key_or_wallet(truth: list[dict]) -> None:
     vias = {a["via"] for r in multi for a in r["accounts"]}
     assert {"cross-listed", "migrated-pgp"} <= vias | {"migrated-wallet"}
     for r in ids:
-        wallet_only = [a for a in r["accounts"] if a["via"] == "migrated-wallet"]
-        assert len(r["pgp_fingerprints"]) == (2 if wallet_only else 1)
+        fresh_key = [a for a in r["accounts"] if a["via"] in ("migrated-wallet", "style-alias")]
+        assert len(r["pgp_fingerprints"]) == (2 if fresh_key else 1)
 
 
 @pytest.mark.parametrize(("size", "n"), [("demo", 2000), ("1m", 1_000_000), ("250k", 250_000), (5000, 5000), ("tiny", 400)])

@@ -66,13 +66,20 @@ def test_lookalike_handles_with_different_product_lines_stay_apart() -> None:
     assert len(resolve(w).actors) == 2
 
 
-def test_same_storefront_and_product_line_link_weakly() -> None:
-    w = _world(_acc("velvet-market", "LabsDark", subs=["Cannabis", "Hashish"]),
-               _acc("nebula-market", "LabsDarkShop", subs=["Cannabis", "Hashish"]))
-    res = resolve(w)
+def test_same_storefront_product_line_and_prices_link_weakly() -> None:
+    a, b = _acc("velvet-market", "LabsDark", subs=["Cannabis", "Hashish"]), _acc("nebula-market", "LabsDarkShop", subs=["Cannabis", "Hashish"])
+    a.usd_per_gram, b.usd_per_gram = {"Cannabis": [9.0], "Hashish": [11.0]}, {"Cannabis": [9.5], "Hashish": [10.5]}
+    res = resolve(_world(a, b))
     assert len(res.actors) == 1
-    assert len(resolve(w, weak=False).actors) == 2
-    assert {e.kind for e in res.links[0].evidence} >= {"handle", "product_line"}
+    assert len(resolve(_world(a, b), weak=False).actors) == 2
+    assert {e.kind for e in res.links[0].evidence} >= {"handle", "product_line", "price_level"}
+
+
+def test_same_storefront_and_product_line_alone_is_a_lookalike_not_a_link() -> None:
+    # The sandbox's look-alike traps: one edit apart, same category, nothing else in common.
+    w = _world(_acc("velvet-market", "NordicPharm", subs=["Cannabis", "Hashish"]),
+               _acc("nebula-market", "NordicPharma", subs=["Cannabis", "Hashish"]))
+    assert len(resolve(w).actors) == 2
 
 
 def test_shared_unusual_phrasing_links_different_handles() -> None:
