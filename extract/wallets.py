@@ -18,7 +18,8 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from narcwatch.extract.models import Extraction, Wallet
+from narcwatch.extract.docext import facts as doc_facts
+from narcwatch.extract.models import Wallet
 from narcwatch.extract.tokenizer import raw_text
 from narcwatch.extract.validators.addresses import CHAINS, classify
 
@@ -58,10 +59,6 @@ def find_wallets(text: str, chains: frozenset[str] | None = None) -> list[Wallet
     return out
 
 
-if not Doc.has_extension("nw_facts"):
-    Doc.set_extension("nw_facts", default=None)
-
-
 class WalletFinder:
     """spaCy component: reads ``doc.text`` (addresses are exact strings, not words)."""
 
@@ -73,9 +70,7 @@ class WalletFinder:
         self.chains = frozenset(chains) if chains else None
 
     def __call__(self, doc: Doc) -> Doc:
-        facts = doc._.nw_facts
-        if facts is None:
-            facts = doc._.nw_facts = Extraction()
+        facts = doc_facts(doc)
         facts.wallets.extend(find_wallets(raw_text(doc), self.chains))
         return doc
 
