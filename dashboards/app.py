@@ -95,6 +95,17 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
             return JSONResponse({"detail": f"not available yet: {exc}"}, status_code=501)
         return render(request, "error.html", code=501, title="Not available yet", message=str(exc))
 
+    @app.exception_handler(ConnectionError)  # the index is down (search engine unreachable: EngineUnavailable)
+    @app.exception_handler(TimeoutError)
+    def _store_unavailable(request: Request, exc: Exception) -> Response:
+        message = "the index is unavailable right now; try again shortly"
+        if request.url.path.startswith("/api/"):
+            resp: Response = JSONResponse({"detail": message}, status_code=503)
+        else:
+            resp = render(request, "error.html", code=503, title="Index unavailable", message=message)
+        resp.headers["Retry-After"] = "30"
+        return resp
+
     @app.exception_handler(HTTPException)
     def _http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
