@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,15 @@ def index_routers(store: Any) -> list[APIRouter]:
     return [router] if isinstance(router, APIRouter) else []
 
 
+def _changed_alerts(alert_db: Any) -> Iterator[Any]:
+    """Every alert whose status is not ``new``, oldest first, page by page."""
+    for status in ("acknowledged", "dismissed"):
+        after = 0
+        while page := alert_db.alerts(status=status, after_seq=after, limit=1000, newest_first=False):
+            for after, alert in page:
+                yield alert
+
+
 def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = None, *,
                reader: DashboardReader | None = None, extra_routers: Sequence[APIRouter] | None = None,
                session_hours: float = 12.0, assets_root: Path | None = None,
@@ -70,6 +79,10 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
         yield
         context.accounts.close()
         context.audit.close()
+
+    if (root / "outbox.sqlite").exists() and hasattr(context.reader, "alert_db"):  # acks the log missed
+        if recovered := context.audit.backfill_alert_status(_changed_alerts(context.reader.alert_db)):
+            log.warning("audit log: %d alert status change(s) recorded from the outbox", recovered)
 
     app = FastAPI(title="narcwatch", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   lifespan=lifespan)
