@@ -130,40 +130,41 @@ def test_rows_leased_by_a_killed_deliverer_are_reclaimed_at_once(tmp_path: Path,
         db.close()
 
 
-@pytest.mark.slow
-def test_kill_9_deliverer_loses_and_duplicates_nothing(tmp_path: Path, receivers: tuple[SlowReceiver, SmtpSink]) -> None:
-    hook, smtp = receivers
+def run_deliverer_kills(tmp_path: Path, hook: WebhookReceiver, smtp: SmtpSink, *, n_alerts: int = N_ALERTS,
+                        kills: int = KILLS, seed: int = 11) -> dict[str, object]:
+    """Queue ``n_alerts`` for two notifiers, SIGKILL ``narcwatch alerts deliver`` ``kills``
+    times mid-round, let a last one finish; what the receivers and the outbox hold."""
     data = tmp_path / "data"
     outbox = DataDir.at(data).outbox
     cfg = _config(tmp_path, hook, smtp)
     db = AlertDB(outbox)
-    alerts = [_alert(i) for i in range(N_ALERTS)]
+    alerts = [_alert(i) for i in range(n_alerts)]
     db.add_alerts([(a, ["desk-hook", "desk-mail"]) for a in alerts])
     db.close()
 
     def wire() -> int:
         return len(hook.received) + len(smtp.messages)
 
-    rng = random.Random(11)
-    kills = 0
-    while kills < KILLS and _pending(outbox):
+    rng = random.Random(seed)
+    killed = 0
+    while killed < kills and _pending(outbox):
         before = wire()
         proc = _deliverer(cfg, data)
         try:
             # kill only once it is sending: the kill lands inside a round
             if not _wait(lambda: wire() > before or proc.poll() is not None, 30):
-                pytest.fail(f"deliverer sent nothing within 30 s after {kills} kills; {_pending(outbox)} pending")
+                raise AssertionError(f"deliverer sent nothing within 30 s after {killed} kills; "
+                                     f"{_pending(outbox)} pending")
             time.sleep(rng.uniform(0.0, 0.12))
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-        kills += 1
-    assert kills >= 10, f"only {kills} kills before everything was delivered: make the rounds slower"
+        killed += 1
 
     final = _deliverer(cfg, data)
     try:
         # well inside the 300 s lease a killed deliverer leaves on its claimed rows
-        assert _wait(lambda: _pending(outbox) == 0, 60), f"{_pending(outbox)} deliveries still pending"
+        finished = _wait(lambda: _pending(outbox) == 0, 60)
     finally:
         final.send_signal(signal.SIGINT)
         try:
@@ -172,6 +173,23 @@ def test_kill_9_deliverer_loses_and_duplicates_nothing(tmp_path: Path, receivers
             final.kill()
             final.wait(5)
     time.sleep(0.2)  # a stray late repeat would show up now
+    db = AlertDB(outbox)
+    try:
+        states = db.delivery_counts()
+    finally:
+        db.close()
+    return {"alerts": alerts, "kills": killed, "finished": finished, "states": states, "wire": wire(),
+            "pending": _pending(outbox)}
+
+
+@pytest.mark.slow
+def test_kill_9_deliverer_loses_and_duplicates_nothing(tmp_path: Path, receivers: tuple[SlowReceiver, SmtpSink]) -> None:
+    hook, smtp = receivers
+    out = run_deliverer_kills(tmp_path, hook, smtp)
+    alerts = out["alerts"]
+    assert isinstance(alerts, list)
+    assert out["kills"] >= 10, f"only {out['kills']} kills before everything was delivered: make the rounds slower"
+    assert out["finished"], f"{out['pending']} deliveries still pending"
 
     want_hook = {idempotency_key(a.id, "desk-hook") for a in alerts}
     want_mail = {f"<{idempotency_key(a.id, 'desk-mail')}@narcwatch.alerts>" for a in alerts}
@@ -180,11 +198,4 @@ def test_kill_9_deliverer_loses_and_duplicates_nothing(tmp_path: Path, receivers
     assert {k: r.body["alert"]["id"] for k, r in hook.by_key.items()} == {
         idempotency_key(a.id, "desk-hook"): a.id for a in alerts}  # each key carries its own alert
     assert set(smtp.ids()) == want_mail
-    db = AlertDB(outbox)
-    try:
-        states = db.delivery_counts()
-    finally:
-        db.close()
-    assert states == {("desk-hook", "delivered"): N_ALERTS, ("desk-mail", "delivered"): N_ALERTS}
-    repeats = len(hook.received) - len(hook.by_key) + len(smtp.messages) - len(set(smtp.ids()))
-    print(f"kills={kills} wire={wire()} distinct={2 * N_ALERTS} repeats={repeats}")
+    assert out["states"] == {("desk-hook", "delivered"): N_ALERTS, ("desk-mail", "delivered"): N_ALERTS}

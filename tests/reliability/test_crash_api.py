@@ -140,15 +140,20 @@ def check_consistent(data: DataDir) -> dict[str, str]:
     return states
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[DataDir, list[str], str]]:
-    data = DataDir.at(tmp_path / "data")
+def make_world(root: Path) -> tuple[DataDir, list[str], str]:
+    """Store, outbox with ``N_ALERTS`` new alerts, an analyst and her API token."""
+    data = DataDir.at(root)
     ids = _world(data)
     accounts = Accounts(data.root, hasher=FAST_ARGON2)
     accounts.add_user("ana", "analyst", "analyst password 1")
     token = accounts.create_token("ana", "crash-test")
     accounts.close()
-    yield data, ids, token
+    return data, ids, token
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[DataDir, list[str], str]]:
+    yield make_world(tmp_path / "data")
 
 
 def _ack(client: httpx.Client, url: str, alert_id: str) -> bool:
@@ -189,21 +194,22 @@ def test_backfill_alert_status(tmp_path: Path, logged: list[tuple[str, str, bool
         audit.close()
 
 
-@pytest.mark.server
-@pytest.mark.slow
-def test_kill_9_api_during_acks_and_searches(world: tuple[DataDir, list[str], str]) -> None:
-    data, ids, token = world
-    rng = random.Random(5)
+def run_api_kills(data: DataDir, ids: list[str], token: str, *, kills: int = KILLS, seed: int = 5) -> dict[str, object]:
+    """SIGKILL ``narcwatch serve`` ``kills`` times during acknowledgements and searches
+    (every other kill aimed at the audit window); consistency is checked after every
+    restart (raises AssertionError). Returns counts and the final alert states."""
+    rng = random.Random(seed)
     todo = list(ids)
     client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, trust_env=False)
-    searches = 0
+    searches = checks = 0
     try:
-        for k in range(KILLS):
+        for k in range(kills):
             aim_window = k % 2 == 0
             server = Server(data, delay=0.4 if aim_window else 0.0)
             try:
                 if k:  # restarted after a kill: consistent before it serves anything new
                     check_consistent(data)
+                    checks += 1
                 stop = threading.Event()
 
                 def traffic() -> None:
@@ -234,6 +240,7 @@ def test_kill_9_api_during_acks_and_searches(world: tuple[DataDir, list[str], st
         final = Server(data, delay=0.0)
         try:
             check_consistent(data)
+            checks += 1
             for alert_id in list(todo):
                 assert _ack(client, final.url, alert_id)
                 todo.remove(alert_id)
@@ -242,5 +249,13 @@ def test_kill_9_api_during_acks_and_searches(world: tuple[DataDir, list[str], st
     finally:
         client.close()
     states = check_consistent(data)
-    assert states == {i: AlertStatus.ACKNOWLEDGED.value for i in ids}  # the uninterrupted run's end state
-    assert searches > 0
+    return {"kills": kills, "checks": checks + 1, "searches": searches, "states": states}
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_kill_9_api_during_acks_and_searches(world: tuple[DataDir, list[str], str]) -> None:
+    data, ids, token = world
+    out = run_api_kills(data, ids, token)
+    assert out["states"] == {i: AlertStatus.ACKNOWLEDGED.value for i in ids}  # the uninterrupted run's end state
+    assert out["searches"] and out["checks"] == KILLS + 1

@@ -298,3 +298,73 @@ def test_dashboard_search_during_an_engine_outage_answers_503_then_recovers(osme
         fwd.cut()
         store.close()
         clone.close()
+
+
+def run_engine_cuts(osmem: Any, tmp: Path, *, cuts: int, seed: int = 3, spool_fill: Any = None) -> dict[str, Any]:
+    """Ingest the spool with the worker running while the engine is cut off ``cuts`` times
+    at random moments (each cut held until the worker has reported it); the store compared
+    with an uninterrupted ingest of the same spool."""
+    import random
+
+    fill = spool_fill or _fill
+    rng = random.Random(seed)
+    ref_clone = osmem.clone()
+    try:
+        ref_store = _connect(ref_clone.url, "cuts")
+        ref = DataDir.at(tmp / "ref")
+        ref.ensure()
+        with Spool(ref.spool) as spool:
+            fill(spool)
+            Ingestor(spool, ref_store, batch_size=10).drain()
+        want = dump(ref_store)
+        ref_store.close()
+    finally:
+        ref_clone.close()
+    clone = osmem.clone()
+    fwd = Forwarder(_hostport(clone.url)).restore()
+    data = DataDir.at(tmp / "cut")
+    data.ensure()
+    store = _connect(fwd.url, "cuts")
+    survived = 0
+    try:
+        with Spool(data.spool) as spool:
+            total = fill(spool)
+            ingestor = Ingestor(spool, store, batch_size=10)
+            stop = threading.Event()
+            worker = threading.Thread(target=ingestor.run_forever, args=(stop,), kwargs={"poll": 0.02,
+                                                                                          "backoff_max": 0.2})
+            worker.start()
+            try:
+                for _ in range(cuts):
+                    stop.wait(rng.uniform(0.0, 0.3))
+                    errors = ingestor.stats.store_errors
+                    fwd.cut()
+                    for _ in range(400):
+                        if ingestor.stats.store_errors > errors:
+                            break
+                        stop.wait(0.02)
+                    fwd.restore()
+                    survived += ingestor.stats.store_errors > errors and worker.is_alive()
+                for _ in range(1500):
+                    if spool.pending("ingest") == 0:
+                        break
+                    stop.wait(0.02)
+            finally:
+                stop.set()
+                worker.join(30)
+            pending = spool.pending("ingest")
+        got = dump(store)
+    finally:
+        fwd.cut()
+        store.close()
+        clone.close()
+    lost = sum(len(want[k] - got.get(k, set())) for k in want)
+    extra = sum(len(got[k] - want.get(k, set())) for k in got)
+    return {"cuts": cuts, "survived": survived, "pending": pending, "lost": lost, "extra": extra, "total": total,
+            "store_errors": ingestor.stats.store_errors, "same": got == want}
+
+
+def test_repeated_engine_cuts_lose_and_duplicate_nothing(osmem: Any, tmp_path: Path) -> None:
+    out = run_engine_cuts(osmem, tmp_path, cuts=4)
+    assert out["survived"] == 4 and out["pending"] == 0, out
+    assert out["same"] and out["lost"] == 0 and out["extra"] == 0, out
