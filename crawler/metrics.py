@@ -122,6 +122,7 @@ class DataDirCollector(Collector):
         for key, help_text in (("items", "Crawled items extracted and stored by ingest"),
                                ("events", "Change events produced by ingest"),
                                ("rejected", "Spool entries rejected by ingest"),
+                               ("store_errors", "Ingest batches the index refused (locked, down); kept in the spool"),
                                ("busy_seconds", "Seconds ingest spent extracting and storing (throughput = "
                                                 "rate(items) / rate(busy_seconds))")):
             value = ingest.get(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,15 @@ def index_routers(store: Any) -> list[APIRouter]:
     return [router] if isinstance(router, APIRouter) else []
 
 
+def _changed_alerts(alert_db: Any) -> Iterator[Any]:
+    """Every alert whose status is not ``new``, oldest first, page by page."""
+    for status in ("acknowledged", "dismissed"):
+        after = 0
+        while page := alert_db.alerts(status=status, after_seq=after, limit=1000, newest_first=False):
+            for after, alert in page:
+                yield alert
+
+
 def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = None, *,
                reader: DashboardReader | None = None, extra_routers: Sequence[APIRouter] | None = None,
                session_hours: float = 12.0, assets_root: Path | None = None,
@@ -79,6 +88,10 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
         if context.throttle is not None:
             context.throttle.close()
 
+    if (root / "outbox.sqlite").exists() and hasattr(context.reader, "alert_db"):  # acks the log missed
+        if recovered := context.audit.backfill_alert_status(_changed_alerts(context.reader.alert_db)):
+            log.warning("audit log: %d alert status change(s) recorded from the outbox", recovered)
+
     app = FastAPI(title="narcwatch", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   lifespan=lifespan)
     app.state.ctx = context
@@ -102,6 +115,17 @@ def create_app(store: Any, data_dir: Path | DataDir, config: Config | None = Non
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": f"not available yet: {exc}"}, status_code=501)
         return render(request, "error.html", code=501, title="Not available yet", message=str(exc))
+
+    @app.exception_handler(ConnectionError)  # the index is down (search engine unreachable: EngineUnavailable)
+    @app.exception_handler(TimeoutError)
+    def _store_unavailable(request: Request, exc: Exception) -> Response:
+        message = "the index is unavailable right now; try again shortly"
+        if request.url.path.startswith("/api/"):
+            resp: Response = JSONResponse({"detail": message}, status_code=503)
+        else:
+            resp = render(request, "error.html", code=503, title="Index unavailable", message=message)
+        resp.headers["Retry-After"] = "30"
+        return resp
 
     @app.exception_handler(HTTPException)
     def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,27 @@ class AuditLog:
                     return False, seq, n
                 prev, expected_seq = h, seq + 1
         return True, None, n
+
+    def backfill_alert_status(self, alerts: Iterable[Any]) -> int:
+        """Append an entry for each alert whose status (outbox) differs from its last audited
+        one, marked ``recovered_from: outbox``; returns how many. An acknowledgement commits
+        to the outbox, then here: an API killed between the two (or an ack made with the
+        CLI) would otherwise leave a status change nobody can account for. Run at startup."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT target, json_extract(details, '$.status') FROM audit WHERE action='alert_status' "
+                "AND json_valid(details) AND coalesce(json_extract(details, '$.found'), 1) != 0 ORDER BY seq").fetchall()
+        audited = dict(rows)  # target -> last audited status
+        added = 0
+        for alert in alerts:
+            status = getattr(alert.status, "value", alert.status)
+            if status == "new" or audited.get(alert.id) == status:
+                continue
+            at = alert.status_at.isoformat() if alert.status_at else None
+            self.record(alert.status_by or "unknown", "alert_status", alert.id, status=status, found=True,
+                        recovered_from="outbox", status_at=at)
+            added += 1
+        return added
 
     def close(self) -> None:
         with self._lock:

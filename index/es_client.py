@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["EngineClient", "EngineError", "connect_client"]
+__all__ = ["EngineClient", "EngineError", "EngineUnavailable", "connect_client"]
 
 Flavor = Literal["elasticsearch", "opensearch"]
 
@@ -22,6 +22,23 @@ class EngineError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.info = info
+
+
+class EngineUnavailable(EngineError, ConnectionError):
+    """The cluster cannot be reached or is overloaded (refused, reset, timeout, 429/502/503/504).
+
+    A ``ConnectionError``, so the ingest worker treats it like a locked SQLite file:
+    a health error, the batch stays in the spool, retried with backoff."""
+
+
+# Client exception classes (by name, same on elasticsearch/elastic_transport and opensearchpy)
+# and HTTP statuses that mean "try again later" rather than "this request is wrong".
+_UNAVAILABLE_CLASSES = frozenset({"ConnectionError", "ConnectionTimeout", "TlsError", "SSLError"})
+_UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def _unavailable(exc: BaseException, status: int | None) -> bool:
+    return status in _UNAVAILABLE_STATUSES or any(c.__name__ in _UNAVAILABLE_CLASSES for c in type(exc).__mro__[:-2])
 
 
 def _body(resp: Any) -> Any:
@@ -45,7 +62,8 @@ class EngineClient:
             info = getattr(exc, "info", None) or getattr(exc, "body", None)
             if type(exc).__module__.split(".")[0] not in ("elasticsearch", "opensearchpy", "elastic_transport"):
                 raise
-            raise EngineError(f"{self.flavor}: {exc}", status, info) from exc
+            kind = EngineUnavailable if _unavailable(exc, status) else EngineError
+            raise kind(f"{self.flavor}: {exc}", status, info) from exc
 
     # --- cluster / indices ---------------------------------------------------------------
 

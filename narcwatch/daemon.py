@@ -63,9 +63,11 @@ class _TimedIngestor:
         while not stop.is_set():
             t0 = time.perf_counter()
             try:
-                n = self.inner.run_once()
+                n = self.inner.try_once()  # None: the index is unavailable (counted in stats.health)
             except Exception:  # a store outage must not end ingest for the daemon's lifetime
                 log.exception("ingest batch failed; retrying in 5 s (the spool keeps the items)")
+                n = None
+            if n is None:
                 stop.wait(5.0)
                 continue
             if n:
@@ -193,7 +195,8 @@ class Daemon:
             "scheduler": sched,
             "next_runs": self.scheduler.next_runs() if self.scheduler and self.scheduler.scheduler.running else {},
             "ingest": {"items": stats.items, "events": stats.events, "rejected": stats.rejected,
-                       "crawls_ended": stats.crawls_ended,
+                       "crawls_ended": stats.crawls_ended, "store_errors": stats.store_errors,
+                       "health": list(stats.health),
                        "busy_seconds": round(self.ingest.busy_seconds, 3)} if stats and self.ingest else {},
         }
         path = self.data.jobs / DAEMON_STATUS

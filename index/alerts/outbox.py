@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import socket
 import sqlite3
 import threading
 import time
@@ -133,6 +135,39 @@ def _iso(dt: datetime | None) -> str | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
 
 
+def _lease_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True only when ``owner`` was a process on this host that no longer exists; anything
+    unsure (another host, a live or foreign pid, garbage) keeps the lease until it expires."""
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: alive, another user's
+        return False
+    return False
+
+
+def _release_orphans(db: sqlite3.Connection, now: float) -> None:
+    """Free rows leased by a dispatcher that was killed (kill -9, OOM) on this host, so its
+    successor resends them now instead of after the lease (minutes) runs out."""
+    owners = [r[0] for r in db.execute("SELECT DISTINCT lease_owner FROM deliveries WHERE state='pending' "
+                                       "AND lease_until>? AND lease_owner IS NOT NULL", (now,))]
+    dead = [o for o in owners if _owner_is_dead(o)]
+    if dead:
+        db.execute(f"UPDATE deliveries SET lease_until=0 WHERE state='pending' AND lease_owner IN "
+                   f"({','.join('?' * len(dead))})", dead)
+
+
 class AlertDB:
     """Alerts, their lifecycle, delivery rows and the engine's grouping/throttle state."""
 
@@ -147,6 +182,8 @@ class AlertDB:
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} has alert schema v{version}; this narcwatch knows up to v{SCHEMA_VERSION}")
         self.conn.executescript(_SCHEMA)  # executescript commits on its own: not inside tx()
+        if "lease_owner" not in {r[1] for r in self.conn.execute("PRAGMA table_info(deliveries)")}:
+            self.conn.execute("ALTER TABLE deliveries ADD COLUMN lease_owner TEXT")  # optional: NULL = unknown
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------ connections
@@ -230,11 +267,13 @@ class AlertDB:
             args += list(notifiers)
         sql += " ORDER BY next_at, id LIMIT ?"
         with self.tx() as db:
+            _release_orphans(db, now)
             ids = [r[0] for r in db.execute(sql, [*args, limit])]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
-            db.execute(f"UPDATE deliveries SET lease_until=? WHERE id IN ({marks})", [now + self.lease_seconds, *ids])
+            db.execute(f"UPDATE deliveries SET lease_until=?, lease_owner=? WHERE id IN ({marks})",
+                       [now + self.lease_seconds, _lease_owner(), *ids])
             rows = db.execute(f"SELECT * FROM deliveries WHERE id IN ({marks}) ORDER BY next_at, id", ids).fetchall()
         return [self._delivery(r) for r in rows]
 
