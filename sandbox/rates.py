@@ -24,7 +24,7 @@ from narcwatch.sandbox.world import World
 __all__ = ["HEADER", "PUBLISHED_CURRENCIES", "published_rates", "write_rates_csv"]
 
 #: the non-USD currencies the sandbox's pages and channels price in
-PUBLISHED_CURRENCIES = ("EUR", "RUB", "BTC", "XMR", "LTC")
+PUBLISHED_CURRENCIES = ("EUR", "RUB", "BTC", "XMR", "LTC", "USDT")
 HEADER = ("# FICTIONAL exchange rates of the narcwatch sandbox (seed {seed}); not market data.\n"
           "# USD per 1 unit; sandbox day {day} is published as {today}.\n")
 
