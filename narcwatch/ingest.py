@@ -179,9 +179,10 @@ class Ingestor:
                 stop.wait(poll)
 
 
-def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) -> list[ChangeEvent]:
+def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile],
+                 rates: RateProvider | None = None) -> list[ChangeEvent]:
     """Extract and ingest items directly (tests, imports): same path as the spool."""
-    return store.ingest([(item, _extract(item)) for item in items])
+    return store.ingest([(item, _extract(item, rates=rates)) for item in items])
 
 
 
