@@ -7,12 +7,13 @@ from the environment or a secrets file at the moment it is used.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from narcwatch.crawler.models import Network, Source
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem, load_located, problems_from_validation
@@ -79,6 +80,24 @@ class Config(BaseSettings):
     sources: list[Source] = Field(default_factory=list)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     rules: list[Path] = Field(default_factory=list)
+    # Exchange-rate files (CSV date,currency,usd or JSON), besides <data_dir>/rates/*.csv|json;
+    # NARCWATCH_RATES_FILES takes paths separated like PATH (os.pathsep) or a JSON list.
+    rates_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
+    @field_validator("rates_files", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    return value
+            return [p for p in text.split(os.pathsep) if p.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -160,6 +179,7 @@ def check_config(path: str | Path, **overrides: Any) -> tuple[Config | None, Loc
         base = Path(path).resolve().parent
         cfg.rules = [p if p.is_absolute() else base / p for p in cfg.rules]
         cfg.profiles_dirs = [p if p.is_absolute() else base / p for p in cfg.profiles_dirs]
+        cfg.rates_files = [p if p.is_absolute() else base / p for p in cfg.rates_files]
     return (cfg if not problems else None), doc, problems
 
 

@@ -112,16 +112,19 @@ def extract(text: str, *, id: str | None = None, capture_date: date | None = Non
     return facts
 
 
-def extract_many(items: Iterable[tuple[str | None, str]], batch_size: int = 256,
+def extract_many(items: Iterable[tuple[str | None, str] | tuple[str | None, str, dict]], batch_size: int = 256,
                  context: dict | None = None) -> Iterator[Extraction]:
     """Extract from ``(id, text)`` pairs, streaming (one process: n_process=2 is slower here).
 
-    ``context`` applies to every item (``{"source_kind": "telegram"}`` for a channel's messages).
+    ``context`` applies to every item (``{"source_kind": "telegram"}`` for a channel's messages);
+    an ``(id, text, ctx)`` triple adds its own (``capture_date``: re-extraction converts each
+    price at the rate of its own capture's day).
     """
     nlp = build_pipeline()
     pairs = list(items) if not isinstance(items, list) else items
-    docs = (_prepare(nlp, text, context) for _, text in pairs)
-    for (item_id, _), doc in zip(pairs, nlp.pipe(docs, batch_size=batch_size), strict=True):
+    docs = (_prepare(nlp, it[1], {**(context or {}), **it[2]} if len(it) > 2 else context)  # type: ignore[misc]
+            for it in pairs)
+    for (item_id, *_), doc in zip(pairs, nlp.pipe(docs, batch_size=batch_size), strict=True):
         facts: Extraction = doc._.nw_facts
         facts.id = item_id
         yield facts

@@ -5,9 +5,12 @@ A ``RateProvider`` answers ``rate(currency, on) -> Rate | None``. Providers:
 * ``PageRateProvider`` - the rate the page itself displays (a market that shows
   "0.0123 BTC ($85.10)" or "1 BTC = 6,900 USD" has told us its own rate, which is what
   the buyer paid), built with ``from_text`` or from pairs of displayed prices;
-* ``RatesFileProvider`` - daily rates from a CSV (``date,currency,usd``) or JSON file
-  (``[{"date":..., "currency":..., "usd":...}]`` or ``{"BTC": {"2017-07-01": "2500"}}``);
-  the rate of the nearest earlier day within ``max_age_days`` is used;
+* ``RatesFileProvider`` - daily rates from CSV (``date,currency,usd``; ``#`` comment lines)
+  or JSON files (``[{"date":..., "currency":..., "usd":...}]`` or
+  ``{"BTC": {"2017-07-01": "2500"}}``); the rate of the nearest earlier day within
+  ``max_age_days`` of the capture date is used, and a miss is counted, never guessed.
+  ``load_rates`` builds it from the config's ``rates_files`` plus ``<data>/rates/``;
+  a bad row is a ``RatesFileError`` naming file and line before anything is ingested;
 * ``ChainRateProvider`` - the first provider that knows (page before file before service).
 
 A deployment's rate service is one more class with the same method. USD is 1 by
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from narcwatch.crawler.models import Money
+from narcwatch.crawler.yamlsource import Problem
 from narcwatch.extract.money import PriceSpan, find_priced
 
 __all__ = [
@@ -35,8 +39,13 @@ __all__ = [
     "PageRateProvider",
     "Rate",
     "RateProvider",
+    "DEFAULT_MAX_AGE_DAYS",
+    "RatesFileError",
     "RatesFileProvider",
     "convert",
+    "load_rates",
+    "rates_paths",
+    "read_rates_file",
 ]
 
 
@@ -121,88 +130,274 @@ _EQUIV = re.compile(r"\s{0,2}[(\[/=≈~]?\s{0,2}(?:approx\.?\s{0,2}|ca\.?\s{0,2}
 _RATE_Q = Decimal("0.000001")
 
 
-class RatesFileProvider:
-    """Daily rates from a CSV or JSON file; the nearest earlier day within ``max_age_days``."""
+DEFAULT_MAX_AGE_DAYS = 7
+#: what a rates file may hold: 10 MB is years of daily rates for hundreds of currencies
+MAX_RATES_FILE_BYTES = 10_000_000
+_CODE = re.compile(r"[A-Z][A-Z0-9]{1,9}")  # ISO 4217 or a crypto ticker (BTC, XMR, USDT)
+_USD_COLUMNS = ("usd", "rate", "usd_per_unit")
+_CURRENCY_COLUMNS = ("currency", "code")
 
-    def __init__(self, rows: Iterable[tuple[str, date, Decimal]], name: str = "rates", max_age_days: int = 7) -> None:
-        table: dict[str, list[tuple[date, Decimal]]] = {}
-        for currency, day, usd in rows:
-            if usd > 0:
-                table.setdefault(currency.upper(), []).append((day, usd))
+RateRow = tuple[str, date, Decimal]
+
+
+class RatesFileError(ValueError):
+    """A rates file that cannot be used; ``problems`` names each bad row by file and line."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def read_rates_file(path: str | Path) -> tuple[list[RateRow], list[Problem]]:
+    """Every valid row of a CSV or JSON rates file and a ``Problem`` (file:line) for every bad one.
+
+    Total: a missing, unreadable, oversized or garbled file is one problem, never an exception.
+    The same (currency, day) twice with different rates is a problem: which would be right?
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_RATES_FILE_BYTES:
+            return [], [Problem(str(p), None, "(file)", f"rates file is {size} bytes; at most {MAX_RATES_FILE_BYTES}")]
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return [], [Problem(str(p), None, "(file)", "rates file not found")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(str(p), None, "(file)", f"cannot read rates file: {type(exc).__name__}: {exc}"[:300])]
+    located = _read_json(str(p), text) if p.suffix.lower() == ".json" else _read_csv(str(p), text)
+    rows: list[RateRow] = []
+    problems: list[Problem] = []
+    seen: dict[tuple[str, date], tuple[Decimal, int | None]] = {}
+    for item in located:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        (cur, day, usd), line, where = item
+        first = seen.get((cur, day))
+        if first is None:
+            seen[(cur, day)] = (usd, line)
+            rows.append((cur, day, usd))
+        elif first[0] != usd:
+            at = f" (line {first[1]})" if first[1] else ""
+            problems.append(Problem(str(p), line, where, f"{cur} on {day} already has rate {first[0]}{at}", str(usd)))
+    if not rows and not problems:
+        problems.append(Problem(str(p), None, "(file)", "rates file holds no rates"))
+    return rows, problems
+
+
+_Located = tuple[RateRow, int | None, str]
+
+
+def _row(file: str, line: int | None, where: str, cur: object, day: object, usd: object) -> _Located | Problem:
+    code = str(cur or "").strip().upper()
+    if not _CODE.fullmatch(code):
+        return Problem(file, line, where, "currency must be a code such as EUR, RUB, BTC, XMR", cur)
+    d = _day(day)
+    if d is None:
+        return Problem(file, line, where, "date must be YYYY-MM-DD", day)
+    u = _usd(usd)
+    if u is None:
+        return Problem(file, line, where, "usd must be a positive decimal number (USD per 1 unit)", usd)
+    return (code, d, u), line, where
+
+
+def _read_csv(file: str, text: str) -> Iterable[_Located | Problem]:
+    # ``#`` lines are comments (a provenance note); they become empty rows so line numbers hold.
+    lines = ("" if ln.lstrip().startswith("#") else ln for ln in text.splitlines())
+    reader = csv.reader(lines)
+    header: dict[str, int] | None = None
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            line = reader.line_num
+            if header is None:
+                names = [c.strip().lower() for c in cells]
+                header = {n: i for i, n in enumerate(names) if n}
+                missing = [want for want, alts in (("date", ("date",)), ("currency", _CURRENCY_COLUMNS),
+                                                   ("usd", _USD_COLUMNS)) if not any(a in header for a in alts)]
+                if missing:
+                    yield Problem(file, line, "header", f"CSV header needs columns date,currency,usd; missing {', '.join(missing)}",
+                                  ",".join(cells)[:200])
+                    return
+                continue
+
+            def col(*alts: str) -> str | None:
+                for a in alts:
+                    i = header.get(a)  # type: ignore[union-attr]
+                    if i is not None and i < len(cells) and cells[i].strip():
+                        return cells[i].strip()
+                return None
+
+            yield _row(file, line, f"row {line}", col(*_CURRENCY_COLUMNS), col("date"), col(*_USD_COLUMNS))
+    except csv.Error as exc:
+        yield Problem(file, reader.line_num or None, "(csv)", f"malformed CSV: {exc}")
+
+
+def _read_json(file: str, text: str) -> Iterable[_Located | Problem]:
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except json.JSONDecodeError as exc:
+        yield Problem(file, exc.lineno, "(json)", f"malformed JSON: {exc.msg}")
+        return
+    except (ValueError, RecursionError) as exc:
+        yield Problem(file, None, "(json)", f"malformed JSON: {type(exc).__name__}")
+        return
+    if isinstance(data, dict):
+        for cur, series in data.items():
+            if not isinstance(series, dict):
+                yield Problem(file, _line_of(text, cur), str(cur), 'expected {"YYYY-MM-DD": usd, ...}', type(series).__name__)
+                continue
+            for d, v in series.items():
+                yield _row(file, _line_of(text, cur), f"{cur}.{d}", cur, d, v)
+    elif isinstance(data, list):
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                yield Problem(file, None, f"[{i}]", "expected an object with date, currency, usd", type(row).__name__)
+                continue
+            cur = row.get("currency", row.get("code"))
+            usd = next((row[k] for k in _USD_COLUMNS if k in row), None)
+            yield _row(file, None, f"[{i}]", cur, row.get("date"), usd)
+    else:
+        yield Problem(file, 1, "(top level)", 'expected {"CUR": {"YYYY-MM-DD": usd}} or [{"date", "currency", "usd"}]')
+
+
+def _line_of(text: str, key: object) -> int | None:
+    """The line where ``"key":`` first appears (JSON keeps no positions; a currency key is rare)."""
+    i = text.find(json.dumps(str(key)))
+    return text.count("\n", 0, i) + 1 if i >= 0 else None
+
+
+class RatesFileProvider:
+    """Daily rates from CSV or JSON files; the nearest earlier day within ``max_age_days``.
+
+    A rate is never guessed: no capture date, a currency the files do not have, a date
+    before the first rate or more than ``max_age_days`` after the nearest earlier one
+    answer ``None``, and each such miss is counted in ``misses`` under its reason, so an
+    operator sees why prices stayed without USD.
+    """
+
+    def __init__(self, rows: Iterable[tuple[str, date, Decimal] | tuple[str, date, Decimal, str]],
+                 name: str = "rates", max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        table: dict[str, dict[date, tuple[Decimal, str]]] = {}
+        default = f"file:{name}"
+        for row in rows:
+            currency, day, usd = row[0], row[1], row[2]
+            source = row[3] if len(row) > 3 else default  # type: ignore[misc]
+            if usd > 0:  # the first file that has (currency, day) wins
+                table.setdefault(currency.upper(), {}).setdefault(day, (usd, source))
         self._days: dict[str, list[date]] = {}
-        self._usd: dict[str, list[Decimal]] = {}
+        self._usd: dict[str, list[tuple[Decimal, str]]] = {}
         for cur, entries in table.items():
-            entries.sort()
-            self._days[cur] = [d for d, _ in entries]
-            self._usd[cur] = [u for _, u in entries]
-        self._source = f"file:{name}"
+            days = sorted(entries)
+            self._days[cur] = days
+            self._usd[cur] = [entries[d] for d in days]
         self._max_age = max_age_days
+        self.misses: dict[str, int] = {}
+        self.files: list[str] = []
 
     @classmethod
-    def from_path(cls, path: str | Path, max_age_days: int = 7) -> RatesFileProvider:
-        p = Path(path)
-        text = p.read_text(encoding="utf-8")
-        rows = list(_parse_json(text) if p.suffix.lower() == ".json" else _parse_csv(text))
-        return cls(rows, name=p.name, max_age_days=max_age_days)
+    def from_path(cls, path: str | Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS, *,
+                  strict: bool = True) -> RatesFileProvider:
+        """Load one file; ``strict`` (the default) raises ``RatesFileError`` naming every bad row,
+        otherwise bad rows are left out."""
+        return cls.from_paths([path], max_age_days, strict=strict)
 
-    def rate(self, currency: str, on: date | None) -> Rate | None:
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path], max_age_days: int = DEFAULT_MAX_AGE_DAYS, *,
+                   strict: bool = True) -> RatesFileProvider:
+        """Load several files; for the same (currency, day) the earlier file wins."""
+        rows: list[tuple[str, date, Decimal, str]] = []
+        problems: list[Problem] = []
+        names: list[str] = []
+        for path in paths:
+            got, bad = read_rates_file(path)
+            problems += bad
+            rows += [(c, d, u, f"file:{Path(path).name}") for c, d, u in got]
+            names.append(str(path))
+        if strict and problems:
+            raise RatesFileError(problems)
+        provider = cls(rows, max_age_days=max_age_days)
+        provider.files = names
+        return provider
+
+    def lookup(self, currency: str, on: date | None) -> Rate | str:
+        """The rate, or the reason there is none (the key ``misses`` counts it under)."""
         cur = currency.upper()
         days = self._days.get(cur)
         if not days:
-            return None
+            return "no_rates_for_currency"
         if on is None:
-            i = len(days) - 1
-        else:
-            i = bisect_right(days, on) - 1
-            if i < 0 or (on - days[i]).days > self._max_age:
-                return None
-        return Rate(cur, self._usd[cur][i], self._source, days[i])
+            return "no_capture_date"
+        i = bisect_right(days, on) - 1
+        if i < 0:
+            return "before_first_rate"
+        if (on - days[i]).days > self._max_age:
+            return "rate_too_old"
+        usd, source = self._usd[cur][i]
+        return Rate(cur, usd, source, days[i])
+
+    def rate(self, currency: str, on: date | None) -> Rate | None:
+        found = self.lookup(currency, on)
+        if isinstance(found, str):
+            self.misses[found] = self.misses.get(found, 0) + 1
+            return None
+        return found
+
+    def coverage(self) -> dict[str, tuple[date, date, int]]:
+        """Per currency: first day, last day, number of days."""
+        return {c: (d[0], d[-1], len(d)) for c, d in sorted(self._days.items())}
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._days.values())
+
+
+def rates_paths(rates_files: Iterable[str | Path], data_dir: str | Path | None) -> list[Path]:
+    """The configured files, then ``<data_dir>/rates/*.csv`` and ``*.json`` (sorted), each once."""
+    out = [Path(p) for p in rates_files]
+    if data_dir is not None:
+        d = Path(data_dir) / "rates"
+        if d.is_dir():
+            out += sorted(p for p in d.iterdir() if p.suffix.lower() in (".csv", ".json") and p.is_file())
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def load_rates(rates_files: Iterable[str | Path], data_dir: str | Path | None,
+               max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> RatesFileProvider | None:
+    """The provider an ingest path uses, or None when no rates file is configured or present.
+
+    Raises ``RatesFileError`` (every bad row, file:line) before anything is ingested."""
+    paths = rates_paths(rates_files, data_dir)
+    return RatesFileProvider.from_paths(paths, max_age_days) if paths else None
 
 
 def _day(value: object) -> date | None:
     if isinstance(value, date):
         return value.date() if isinstance(value, datetime) else value
+    text = str(value).strip()
+    if len(text) != 10:
+        return None
     try:
-        return date.fromisoformat(str(value).strip()[:10])
+        return date.fromisoformat(text)
     except ValueError:
         return None
 
 
 def _usd(value: object) -> Decimal | None:
+    if isinstance(value, bool | dict | list) or value is None:
+        return None
     try:
-        d = Decimal(str(value).strip())
+        d = Decimal(str(value).strip()[:64])
     except (InvalidOperation, ValueError):
         return None
     return d if d.is_finite() and d > 0 else None
-
-
-def _parse_csv(text: str) -> Iterable[tuple[str, date, Decimal]]:
-    reader = csv.DictReader(text.splitlines())
-    for row in reader:
-        low = {(k or "").strip().lower(): v for k, v in row.items()}
-        day = _day(low.get("date"))
-        usd = _usd(low.get("usd") or low.get("rate") or low.get("usd_per_unit"))
-        cur = (low.get("currency") or low.get("code") or "").strip()
-        if day and usd and cur:
-            yield cur, day, usd
-
-
-def _parse_json(text: str) -> Iterable[tuple[str, date, Decimal]]:
-    data = json.loads(text)
-    if isinstance(data, dict):
-        for cur, series in data.items():
-            if isinstance(series, dict):
-                for d, v in series.items():
-                    day, usd = _day(d), _usd(v)
-                    if day and usd:
-                        yield str(cur), day, usd
-    elif isinstance(data, list):
-        for row in data:
-            if isinstance(row, dict):
-                day, usd = _day(row.get("date")), _usd(row.get("usd", row.get("rate")))
-                cur = row.get("currency") or row.get("code")
-                if day and usd and cur:
-                    yield str(cur), day, usd
 
 
 class ChainRateProvider:

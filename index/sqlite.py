@@ -88,6 +88,8 @@ class _Old(NamedTuple):
 
 
 FLOAT_SORTS = ("price", "price_usd", "usd_per_gram", "usd_per_unit")
+#: observation keys re-extraction may recompute (derived from the observed price, not observed)
+_REDERIVED = ("price_usd", "usd_per_gram", "usd_per_unit", "offers")
 
 
 def _order(field: str, desc: bool) -> str:
@@ -803,11 +805,19 @@ class SqliteStore:
                 if row is None:
                     continue
                 rid, (sid, seen, price, cur, cap, obs) = row[0], row[7:12] + (row[13],)
-                skip = live | set(json.loads(obs)) | {"id", "seen_at", "price", "currency", "capture_id"}
+                observed = json.loads(obs)
+                skip = live | set(observed) | {"id", "seen_at", "price", "currency", "capture_id"}
                 body = dumps({k: v for k, v in d.items() if k not in skip})
+                # What is derived from the observed price (offers, USD at the capture day's rate)
+                # is re-derived too: the derived row's own observation columns carry it.
+                rederived = {k: d[k] for k in _REDERIVED if k in d and k in observed}
+                if rederived:
+                    obs = dumps({**observed, **rederived})
                 new = _doc((*row[:12], body, obs))
                 if row[14] < 0:  # already derived: its content is its own
                     db.execute("UPDATE contents SET body = ? WHERE id = ?", (body, row[15]))
+                    db.execute("UPDATE snapshots SET obs = ? WHERE seq = (SELECT snap FROM docs WHERE rid = ?)",
+                               (obs, rid))
                 else:
                     seq += 1
                     db.execute("INSERT INTO contents (id, body) VALUES (?,?)", (next_content, body))
@@ -816,9 +826,9 @@ class SqliteStore:
                                (seq, sid, -rid, seen, price, cur, cap, next_content, obs))
                     db.execute("UPDATE docs SET snap = ? WHERE rid = ?", (seq, rid))
                     next_content += 1
-                db.execute("UPDATE docs SET usd_per_gram=?, usd_per_unit=?, novel=? WHERE rid=?",
-                           (_f(new.get("usd_per_gram")), _f(new.get("usd_per_unit")), int(bool(new.get("novel"))),
-                            rid))
+                db.execute("UPDATE docs SET price_usd=?, usd_per_gram=?, usd_per_unit=?, novel=? WHERE rid=?",
+                           (_f(new.get("price_usd")), _f(new.get("usd_per_gram")), _f(new.get("usd_per_unit")),
+                            int(bool(new.get("novel"))), rid))
                 db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
                 db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
                                [(f, v, rid) for f, v in _multi(new)])

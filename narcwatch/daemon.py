@@ -102,12 +102,16 @@ class Daemon:
 
         for s in self.config.sources:  # fail before anything starts
             parse_schedule(s.schedule)
+        from narcwatch.extract.rates import load_rates
+
+        rates = load_rates(self.config.rates_files, self.data.root)  # a bad rates file: RatesFileError now
         self.store = open_store(self.config.store, self.data)
         self.alerts = AlertService.from_config(self.config, self.data, lookup=StoreDocuments(self.store),
                                                store=self.store).start()
         self.spool = Spool(self.data.spool)
         self.ingest = _TimedIngestor(Ingestor(self.spool, self.store, on_events=self.alerts.on_events,
-                                              source_kinds={s.id: s.kind.value for s in self.config.sources}))
+                                              source_kinds={s.id: s.kind.value for s in self.config.sources},
+                                              rates=rates))
         self._spawn("ingest", lambda: self.ingest.run_forever(self._ingest_stop))  # type: ignore[union-attr]
         self.scheduler = CrawlScheduler(self.supervisor, self.data.jobs / "jobs.sqlite",
                                         max_parallel=self.options.max_parallel,

@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import time
+from datetime import datetime, timezone
 
 from narcwatch.crawler.config import Config, NotifierConfig, TorConfig
 from narcwatch.crawler.models import Source
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import CrawlResult, crawl_source
 from narcwatch.crawler.spool import Spool
+from narcwatch.extract.rates import load_rates
 from narcwatch.index import open_store
 from narcwatch.index.alerts.documents import StoreDocuments
 from narcwatch.index.alerts.service import AlertService
 from narcwatch.ingest import Ingestor
 from narcwatch.sandbox import SandboxServer, World
+from narcwatch.sandbox.rates import write_rates_csv
 from narcwatch.spiders.profile import ProfileRegistry
 
 __all__ = ["DemoSummary", "run_demo"]
@@ -40,6 +43,8 @@ class DemoSummary:
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
     ingest_rejected: int = 0
     pending_deliveries: int = 0
+    rates_file: str | None = None  # the sandbox's fictional rates, published for ingest
+    usd_missing: dict[str, int] = field(default_factory=dict)  # reason -> prices left without USD
     dashboard_url: str | None = None
 
     @property
@@ -78,6 +83,12 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
         server.start()
     try:
         config = demo_config(server, data)
+        # The sandbox publishes its fictional rates like a rates feed would: a dated file in
+        # <data>/rates/, which ingest picks up as any deployment's rates files.
+        today = datetime.now(timezone.utc).date()
+        summary.rates_file = str(write_rates_csv(data.root / "rates" / "sandbox.csv", server.world,
+                                                 server.clock.hours, today))
+        rates = load_rates(config.rates_files, data.root)  # a bad file in <data>/rates: stop before crawling
         profiles = ProfileRegistry(config.profiles_dirs)
         for source in config.sources:
             if only is not None and source.id not in only:
@@ -103,7 +114,7 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
     try:
         with Spool(data.spool) as spool:
             stats = Ingestor(spool, store, on_events=alerts.on_events,
-                             source_kinds={s.id: s.kind.value for s in config.sources}).drain()
+                             source_kinds={s.id: s.kind.value for s in config.sources}, rates=rates).drain()
         alerts.engine.flush()  # close digest windows: the demo ends now, not in an hour
         _wait_delivered(alerts, timeout=30.0)
         summary.alerts_by_rule = _alerts_by_rule(alerts)
@@ -113,6 +124,7 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
     finally:
         alerts.stop()
     summary.ingest_rejected = stats.rejected
+    summary.usd_missing = dict(stats.rates_missing)
     summary.counts = store.counts()
     store.close()
     return summary

@@ -25,6 +25,7 @@ from narcwatch.crawler.spool import Spool, SpoolEntry
 from narcwatch.crawler.spoolitems import CrawlEnd, ListingSeen
 from narcwatch.extract.models import Extraction
 from narcwatch.extract.pipeline import extract
+from narcwatch.extract.rates import RateProvider
 from narcwatch.index.models import ChangeEvent
 from narcwatch.index.store import IngestItem, Store
 
@@ -49,6 +50,7 @@ class IngestStats:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     store_errors: int = 0  # batches the store refused (locked, down); retried, never acked
     health: list[str] = field(default_factory=list)
+    rates_missing: dict[str, int] = field(default_factory=dict)  # reason -> conversions left without USD
 
 
 def item_text(item: Listing | Post | VendorProfile) -> str:
@@ -63,23 +65,26 @@ def item_text(item: Listing | Post | VendorProfile) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _extract(item: Listing | Post | VendorProfile, source_kind: str | None = None) -> Extraction:
+def _extract(item: Listing | Post | VendorProfile, source_kind: str | None = None,
+             rates: RateProvider | None = None) -> Extraction:
     fields: dict[str, object] = {}
     if isinstance(item, Listing):
         fields = {"ships_from": item.ships_from, "ships_to": item.ships_to, "price": item.price,
                   "displayed_prices": item.displayed_prices}
     # The source's kind changes what text means (a bare @name in a Telegram message is a handle).
+    # Prices convert at the rate of the capture's date: the page's own rate first, then ``rates``.
     return extract(item_text(item), id=item.key, capture_date=item.seen_at.date(), fields=fields,
-                   source_kind=source_kind)
+                   source_kind=source_kind, rates=rates)
 
 
 class Ingestor:
     def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
                  on_events: Callable[[list[ChangeEvent]], None] | None = None,
-                 source_kinds: dict[str, str] | None = None):
+                 source_kinds: dict[str, str] | None = None, rates: RateProvider | None = None):
         self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
         self.source_kinds = source_kinds or {}  # source id -> market | forum | telegram | shop
         self.on_events = on_events
+        self.rates = rates  # exchange rates files (extract.rates.load_rates); None: page rates only
         self.stats = IngestStats()
 
     def _reject(self, entry: SpoolEntry, reason: str) -> None:
@@ -114,7 +119,7 @@ class Ingestor:
                 except ValidationError as exc:
                     self._reject(entry, f"invalid {entry.kind}: {exc.errors()[0]['type']}")
                     continue
-                batch.append((item, _extract(item, self.source_kinds.get(item.source))))
+                batch.append((item, _extract(item, self.source_kinds.get(item.source), self.rates)))
             elif entry.kind == "listing_seen":
                 try:
                     seen_item = ListingSeen.model_validate(entry.payload)
@@ -137,6 +142,8 @@ class Ingestor:
         events += self._flush(batch, seen)
         self.spool.ack(self.consumer, entries[-1].seq)
         self.stats.events += len(events)
+        if isinstance(getattr(self.rates, "misses", None), dict):
+            self.stats.rates_missing = dict(self.rates.misses)  # type: ignore[union-attr]
         if events and self.on_events:
             self.on_events(events)
         return len(entries)
@@ -172,9 +179,10 @@ class Ingestor:
                 stop.wait(poll)
 
 
-def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) -> list[ChangeEvent]:
+def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile],
+                 rates: RateProvider | None = None) -> list[ChangeEvent]:
     """Extract and ingest items directly (tests, imports): same path as the spool."""
-    return store.ingest([(item, _extract(item)) for item in items])
+    return store.ingest([(item, _extract(item, rates=rates)) for item in items])
 
 
 
@@ -183,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m narcwatch.ingest [--config FILE] [--data-dir DIR] [--idle SECONDS]``:
     run the ingest worker (and alert evaluation) until the spool has been idle that long."""
     import argparse
+    import sys
 
     from narcwatch.crawler.config import load_config
     from narcwatch.crawler.paths import DataDir
+    from narcwatch.extract.rates import RatesFileError, load_rates
     from narcwatch.index import open_store
     from narcwatch.index.alerts.documents import StoreDocuments
     from narcwatch.index.alerts.service import AlertService
@@ -198,12 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     config = load_config(args.config, **overrides)
     data = DataDir.at(config.data_dir)
+    try:
+        rates = load_rates(config.rates_files, data.root)  # a bad rates file stops here, before any ingest
+    except RatesFileError as exc:
+        print(f"error: unusable rates file(s):\n{exc}", file=sys.stderr, flush=True)
+        return 2
     store = open_store(config.store, data)
     alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
     try:
         with Spool(data.spool) as spool:
             ingestor = Ingestor(spool, store, on_events=alerts.on_events,
-                                source_kinds={src.id: src.kind.value for src in config.sources})
+                                source_kinds={src.id: src.kind.value for src in config.sources}, rates=rates)
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < args.idle:
                 n = ingestor.try_once()
@@ -218,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         alerts.stop()
         store.close()
     print(f"ingested {ingestor.stats.items} items, {ingestor.stats.events} events, "
-          f"{ingestor.stats.rejected} rejected", flush=True)
+          f"{ingestor.stats.rejected} rejected"
+          + (f", prices left without USD: {ingestor.stats.rates_missing}" if ingestor.stats.rates_missing else ""),
+          flush=True)
     return 0
 
 

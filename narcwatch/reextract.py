@@ -15,8 +15,13 @@ same event id ingest would have used, so it never fires twice) and ``RETROACTIVE
 for a known substance. Event ids are derived from (key, substance): a second run finds
 nothing new and records nothing.
 
-Price fields and the observation history (snapshots, first/last seen) stay as captured:
-they were read from the page's structure, which this replay does not see.
+The observed price, currency and the observation history (snapshots, first/last seen)
+stay as captured: they were read from the page's structure, which this replay does not
+see. What is derived from them is recomputed: the offers and their USD values, converted
+at the rate of each document's own capture day (``rates``: the page's displayed rate
+first, then the rates files), so configuring rates files fills USD for documents
+ingested before there were any. A USD value the replay cannot compute (no rate) keeps
+the stored one rather than erasing it.
 """
 
 from __future__ import annotations
@@ -26,21 +31,25 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
 from narcwatch.crawler.evidence.manifest import Manifest
 from narcwatch.crawler.evidence.verify import read_payload
+from narcwatch.crawler.models import Money
 from narcwatch.extract.models import Extraction, IdentifierKind
 from narcwatch.extract.pipeline import extract_many
-from narcwatch.index.documents import stable_id
+from narcwatch.extract.rates import RateProvider
+from narcwatch.index.documents import MASS_UNITS, offer_rows, parse_iso, stable_id
+from narcwatch.index.documents import _per_gram, _per_piece, _round  # the same rules as at ingest
 from narcwatch.index.models import ChangeEvent, EventType
 
 __all__ = ["ReextractStats", "ReextractStore", "extracted_fields", "reextract"]
 
 log = logging.getLogger(__name__)
 
-Extractor = Callable[[Sequence[tuple[str, str]]], Iterable[Extraction]]
+Extractor = Callable[[Sequence[tuple[str, str] | tuple[str, str, dict[str, Any]]]], Iterable[Extraction]]
 
 
 class ReextractStore(Protocol):
@@ -58,6 +67,7 @@ class ReextractStats:
     updated: int = 0
     retroactive: int = 0  # substance matches new compared to the stored extraction
     events: int = 0
+    usd_filled: int = 0  # listings that had no USD per gram and have one now
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> documents left as they were
 
     def skip(self, reason: str) -> None:
@@ -119,11 +129,56 @@ class _Verifier:
 
 
 def _text(doc: dict[str, Any]) -> str:
-    return "\n".join(p for p in (doc.get("title") or "", doc.get("text") or "") if p)
+    """What ingest's ``item_text`` read: title, the displayed tiers, the text."""
+    tiers = doc.get("tiers") if isinstance(doc.get("tiers"), list) else []
+    line = " | ".join(f"{t.get('quantity')} {t.get('price')} {t.get('currency')}" for t in tiers if isinstance(t, dict))
+    return "\n".join(p for p in (doc.get("title") or "", line, doc.get("text") or "") if p)
 
 
-def _default_extractor(pairs: Sequence[tuple[str, str]]) -> Iterable[Extraction]:
-    return extract_many(list(pairs))
+def _context(doc: dict[str, Any], rates: RateProvider | None) -> dict[str, Any]:
+    """Per-document extraction context: its capture day, its displayed price, the rates."""
+    seen = parse_iso(doc.get("seen_at")) if isinstance(doc.get("seen_at"), str) else None
+    ctx: dict[str, Any] = {"capture_date": seen.date() if seen else None, "rates": rates}
+    price, cur = doc.get("price"), doc.get("currency")
+    if price is not None and isinstance(cur, str) and cur:
+        try:
+            ctx["fields"] = {"price": Money(amount=Decimal(str(price)), currency=cur)}
+        except (InvalidOperation, ValueError):
+            pass  # a stored price that is no longer a price: the text alone decides
+    return ctx
+
+
+def _default_extractor(items: Sequence[tuple[str, str] | tuple[str, str, dict[str, Any]]]) -> Iterable[Extraction]:
+    return extract_many(list(items))
+
+
+def price_fields(doc: dict[str, Any], ext: Extraction) -> dict[str, Any]:
+    """The USD fields derived from ``ext.offers`` and the observed price (as ``item_document``);
+    a value that cannot be computed now keeps the stored one."""
+    per_gram = [g for g in (_per_gram(o) for o in ext.offers) if g is not None and g > 0]
+    per_piece = [p for p in (_per_piece(o) for o in ext.offers) if p is not None and p > 0]
+    price, cur = doc.get("price"), (doc.get("currency") or "").upper()
+    price_usd = None
+    try:
+        amount = Decimal(str(price)) if price is not None else None
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is not None and cur == "USD":
+        price_usd = amount
+        masses = [o for o in ext.offers if (o.unit or "").lower() in MASS_UNITS and o.quantity]
+        if len(masses) == 1:
+            grams = masses[0].quantity * MASS_UNITS[(masses[0].unit or "").lower()]  # type: ignore[operator]
+            if grams > 0:
+                per_gram.append(amount / grams)
+    elif amount is not None:
+        same = [o.usd for o in ext.offers if o.usd is not None and o.price == amount and (o.currency or "").upper() == cur]
+        price_usd = same[0] if same else None
+    new = {"price_usd": _round(price_usd), "usd_per_gram": _round(min(per_gram)) if per_gram else None,
+           "usd_per_unit": _round(min(per_piece)) if per_piece else None}
+    out = {k: v if v is not None else doc.get(k) for k, v in new.items()}
+    if ext.offers:
+        out["offers"] = offer_rows(ext.offers)
+    return out
 
 
 def _events(doc: dict[str, Any], new: list[str], novel: set[str], at: datetime) -> list[ChangeEvent]:
@@ -143,11 +198,12 @@ def _events(doc: dict[str, Any], new: list[str], novel: set[str], at: datetime) 
 
 def reextract(store: ReextractStore, evidence_root: str | Path | None, *, verify: bool = True,
               extractor: Extractor | None = None, batch: int = 200, dry_run: bool = False,
-              now: datetime | None = None) -> ReextractStats:
+              now: datetime | None = None, rates: RateProvider | None = None) -> ReextractStats:
     """Re-extract every current document; returns what happened.
 
     ``verify`` (the default) skips a document whose capture is missing or no longer hashes
     right: a fact the index asserts must rest on evidence that still checks out.
+    ``rates`` (``extract.rates.load_rates``) converts prices the page gave no rate for.
     """
     if verify and evidence_root is None:
         raise ValueError("verify needs the evidence archive root")
@@ -160,7 +216,7 @@ def reextract(store: ReextractStore, evidence_root: str | Path | None, *, verify
     def flush() -> None:
         if not pending:
             return
-        results = list(run([(d["key"], _text(d)) for d in pending]))
+        results = list(run([(d["key"], _text(d), _context(d, rates)) for d in pending]))
         docs, events = [], []
         for doc, ext in zip(pending, results, strict=True):
             before = set(doc.get("substances") or [])
@@ -170,6 +226,9 @@ def reextract(store: ReextractStore, evidence_root: str | Path | None, *, verify
                 if m.canonical in new:
                     m.retroactive = True
             novel = {m.canonical for m in ext.substances if m.novel}
+            if doc.get("type", "listing") == "listing":
+                fields.update(price_fields(doc, ext))
+                stats.usd_filled += int(doc.get("usd_per_gram") is None and fields.get("usd_per_gram") is not None)
             updated = {**doc, **fields,
                        "retroactive_substances": _dedupe([*(doc.get("retroactive_substances") or []), *new]),
                        "reextracted_at": at.isoformat(), "pipeline_version": ext.pipeline_version}

@@ -12,7 +12,7 @@ import typer
 
 from narcwatch import __version__
 from narcwatch.cli import alerts, demo, evidence, export, extract, operate, search, serve, sources
-from narcwatch.cli import identity, index_admin
+from narcwatch.cli import identity, index_admin, rates
 from narcwatch.cli import sandbox as sandbox_cli
 from narcwatch.cli._common import State
 
@@ -44,7 +44,7 @@ def _root(
     ctx.obj = State(data_dir, config)
 
 
-for module in (demo, operate, extract, search, identity, alerts, export, evidence, serve, sources):
+for module in (demo, operate, extract, search, identity, alerts, export, evidence, serve, sources, rates):
     module.register(app)
 app.add_typer(index_admin.app, name="index", help="Search-engine index administration: apply templates, migrate.")
 app.add_typer(sandbox_cli.app, name="sandbox", help="Serve the local replica of markets, forum, channels and shop; write its ground truth.")

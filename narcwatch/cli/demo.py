@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, state
+from narcwatch.cli._common import console, fail, state
 
 
 def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +29,11 @@ def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
         console.print(f"  alert rule {rule}: {n}", highlight=False)
     if summary.ingest_rejected:
         console.print(f"[yellow]{summary.ingest_rejected} spooled item(s) rejected by ingest[/yellow]")
+    if summary.rates_file:
+        missing = sum(summary.usd_missing.values())
+        console.print(f"rates:     {summary.rates_file}  (the sandbox's fictional rates; "
+                      + (f"{missing} price(s) left without USD: {summary.usd_missing})" if missing else
+                         "every non-USD price converted)"), highlight=False)
     console.print(f"data:      {summary.data_dir}", highlight=False)
     console.print(f"evidence:  {summary.data_dir}/evidence  (narcwatch evidence verify)", highlight=False)
     if summary.dashboard_url:
@@ -64,10 +69,14 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8765, "--port", min=0, max=65535, help="Dashboard port with --serve (0: any free port)."),
     ) -> None:
         from narcwatch.demo import run_demo
+        from narcwatch.extract.rates import RatesFileError
 
         data = state(ctx).data
         with console.status("starting the sandbox ...") as status:
-            summary = run_demo(data, seed=seed, progress=lambda msg: status.update(msg))
+            try:
+                summary = run_demo(data, seed=seed, progress=lambda msg: status.update(msg))
+            except RatesFileError as exc:  # a bad file in <data>/rates: named by file and line
+                fail(f"unusable rates file(s):\n{exc}")
         print_summary(summary)
         if not serve:
             console.print("dashboard: narcwatch serve   (or narcwatch demo --serve)", highlight=False)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any, TextIO
+from datetime import date, datetime, timezone
+from typing import Annotated, Any, Optional, TextIO
 
 import typer
 
@@ -55,13 +56,17 @@ def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[str, str, str | N
         yield batch
 
 
-def run_extract(stdin: TextIO, stdout: TextIO, batch_size: int = 64) -> int:
-    """Extract every line of ``stdin`` to ``stdout``; returns the number of lines."""
+def run_extract(stdin: TextIO, stdout: TextIO, batch_size: int = 64, *, rates: Any = None,
+                on: date | None = None) -> int:
+    """Extract every line of ``stdin`` to ``stdout``; returns the number of lines. Prices
+    convert to USD at the page's own rate, else at ``rates`` (a ``RateProvider``) of day ``on``."""
     from narcwatch.extract.pipeline import extract_many
 
     count = 0
+    context = {"capture_date": on, "rates": rates}
     for batch in _batches(stdin, max(1, batch_size)):
-        results = extract_many([(item_id, text) for item_id, text, _ in batch], batch_size=len(batch))
+        results = extract_many([(item_id, text) for item_id, text, _ in batch], batch_size=len(batch),
+                               context=context)
         for (item_id, _, error), facts in zip(batch, results, strict=True):
             out = facts.model_dump(mode="json", by_alias=True)
             out["id"] = item_id
@@ -79,8 +84,20 @@ def register(app: typer.Typer) -> None:
     def extract(
         ctx: typer.Context,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Lines per batch (output is flushed per batch).")] = 64,
+        on: Annotated[Optional[str], typer.Option("--on", help="Day the text was seen, YYYY-MM-DD, for exchange rates (default: today, UTC).")] = None,
     ) -> None:
-        run_extract(sys.stdin, sys.stdout, batch_size)
+        from narcwatch.extract.rates import RatesFileError, load_rates
+
+        try:
+            day = date.fromisoformat(on) if on else datetime.now(timezone.utc).date()
+        except ValueError:
+            fail(f"--on must be YYYY-MM-DD (got {on!r})", 2)
+        cfg = state(ctx).config
+        try:  # the configured rates files and <data>/rates/, without creating the data dir
+            rates = load_rates(cfg.rates_files, cfg.data_dir)
+        except RatesFileError as exc:
+            fail(f"unusable rates file(s):\n{exc}")
+        run_extract(sys.stdin, sys.stdout, batch_size, rates=rates, on=day)
 
     @app.command(help="Replay the stored documents through the current pipeline (each capture verified against "
                       "the evidence archive) and update the index; new matches are marked retroactive.")
@@ -92,15 +109,23 @@ def register(app: typer.Typer) -> None:
         from narcwatch.index import open_store
         from narcwatch.reextract import reextract as run
 
+        from narcwatch.extract.rates import RatesFileError, load_rates
+
         st = state(ctx)
+        try:  # prices convert at each capture day's rate from these files
+            rates = load_rates(st.config.rates_files, st.data.root)
+        except RatesFileError as exc:
+            fail(f"unusable rates file(s):\n{exc}")
         store = open_store(st.config.store, st.data)
         try:
             if not hasattr(store, "iter_documents"):
                 fail(f"re-extraction is not available for the {st.config.store.backend} backend yet")
-            stats = run(store, st.data.evidence, verify=verify, dry_run=dry_run)  # type: ignore[arg-type]
+            stats = run(store, st.data.evidence, verify=verify, dry_run=dry_run, rates=rates)  # type: ignore[arg-type]
         finally:
             store.close()
         skipped = sum(stats.skipped.values())
         console.print(f"{stats.documents} documents, {stats.verified if verify else stats.documents} verified, "
                       f"{stats.updated} updated, {stats.retroactive} retroactive matches, {stats.events} events, "
-                      f"{skipped} skipped" + ("" if not skipped else f" {stats.skipped}"))
+                      f"{skipped} skipped" + ("" if not skipped else f" {stats.skipped}")
+                      + f", {stats.usd_filled} listings got USD per gram"
+                      + (f"; prices left without USD: {rates.misses}" if rates is not None and rates.misses else ""))

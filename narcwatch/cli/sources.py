@@ -33,6 +33,13 @@ def _profile_problems(doc: LocatedYaml, profiles_dirs: list[Any]) -> list[Proble
     return problems
 
 
+def _rates_problems(rates_files: list[Any], data_dir: Any) -> list[Problem]:
+    """Every bad row of the rates files ingest would load (configured + <data>/rates/)."""
+    from narcwatch.extract.rates import rates_paths, read_rates_file
+
+    return [p for f in rates_paths(rates_files, data_dir) for p in read_rates_file(f)[1]]
+
+
 @app.command(help="Validate the config and every site profile; report each error with file and line.")
 def check(ctx: typer.Context) -> None:
     st = state(ctx)
@@ -43,6 +50,8 @@ def check(ctx: typer.Context) -> None:
     if doc is not None:
         dirs = doc.data.get("profiles_dirs", []) if isinstance(doc.data, dict) else []
         problems += _profile_problems(doc, dirs if isinstance(dirs, list) else [])
+    if cfg is not None:
+        problems += _rates_problems(cfg.rates_files, cfg.data_dir)
     problems.sort(key=lambda p: (p.file, p.line or 0))
     for p in problems:
         err_console.print(f"error {p}", highlight=False, markup=False)

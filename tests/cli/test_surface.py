@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from narcwatch.cli import app
 
 SURFACE = ["demo", "run", "crawl", "sandbox", "extract", "search", "vendor", "alerts", "rules", "reextract",
-           "export", "evidence", "serve", "sources", "listing", "users", "report"]
+           "export", "evidence", "serve", "sources", "listing", "users", "report", "rates"]
 
 
 def test_every_product_command_exists_with_help():

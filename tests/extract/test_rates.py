@@ -12,13 +12,15 @@ from narcwatch.extract.rates import ChainRateProvider, PageRateProvider, RatesFi
 
 def test_csv_nearest_earlier_day_within_max_age(tmp_path: Path) -> None:
     p = tmp_path / "rates.csv"
-    p.write_text("date,currency,usd\n2017-07-01,BTC,2500\n2017-07-05,BTC,2600\nbad,row,x\n", encoding="utf-8")
+    p.write_text("date,currency,usd\n2017-07-01,BTC,2500\n2017-07-05,BTC,2600\n", encoding="utf-8")
     prov = RatesFileProvider.from_path(p, max_age_days=3)
     r = prov.rate("btc", date(2017, 7, 3))
     assert r is not None and (r.usd, r.source, r.on) == (Decimal(2500), "file:rates.csv", date(2017, 7, 1))
     assert prov.rate("BTC", date(2017, 6, 30)) is None
     assert prov.rate("BTC", date(2017, 7, 20)) is None
     assert prov.rate("XMR", date(2017, 7, 3)) is None
+    assert prov.rate("BTC", None) is None  # no capture date: no rate, never "the latest"
+    assert prov.misses == {"before_first_rate": 1, "rate_too_old": 1, "no_rates_for_currency": 1, "no_capture_date": 1}
 
 
 def test_json_both_shapes(tmp_path: Path) -> None:
