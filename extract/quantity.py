@@ -296,6 +296,15 @@ def find_quantities(text: str) -> list[Quantity]:
             continue
         unit = _unit(unit_raw) if unit_raw else None
         if unit is None:
+            if m.group("count") and m.group("num"):
+                # "10x 42 EUR": the count stands before a price, not before a unit, so it is
+                # a count of pieces on its own (as "5x 32$", where the symbol ends the match).
+                n = _dec(m.group("count"))
+                if n:
+                    if pending_count is not None:
+                        out.append(Quantity(pending_count[0], "unit", pending_count[1], pending_count[2]))
+                    gap = text[m.end("count"):m.start("num")]
+                    pending_count = (n, start, m.end("count") + len(gap.rstrip()))
             continue
         if m.group("unit").endswith("."):
             end -= 1  # "5g." ends a sentence: the dot is not part of the unit

@@ -36,6 +36,10 @@ _TIERS = [
     O("1/8 oz 0.05 btc", [("0.125", "oz", "0.05", "BTC")]),
     O("10x 2mg xanax 0.01 BTC", [("10", "unit", "0.01", "BTC")]),
     O("1 гр - 3500 руб, 2 гр - 6500 руб", [("1", "g", "3500", "RUB"), ("2", "g", "6500", "RUB")]),
+    O("5x 32$ | 10x 59$", [("5", "unit", "32", "USD"), ("10", "unit", "59", "USD")]),
+    # a count before a price written with a currency code (structured piece tiers)
+    O("10x 4350 RUB | 25x 9850 RUB", [("10", "unit", "4350", "RUB"), ("25", "unit", "9850", "RUB")]),
+    O("10x 42 EUR", [("10", "unit", "42", "EUR")]),
 ]
 _PER_UNIT = [
     O("40$/g", [("1", "g", "40", "USD")]),

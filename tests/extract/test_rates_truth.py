@@ -130,11 +130,9 @@ def test_usd_per_unit_matches_the_truth(measured, market: str) -> None:
     assert m.within_2pct > 0.95, (market, m.within_2pct)
 
 
-@pytest.mark.xfail(strict=True, reason="extract.quantity: '10x 4350 RUB' is not read as 10 pieces (a bare 'Nx' "
-                   "before a number is taken for a multiplier), so a structured piece-tier line shifts the pairing "
-                   "of the description's tiers (ingest's item_text writes tiers as 'Q P CUR'); the Nebula spider sends "
-                   "such tiers, so ~7% of the demo's Nebula piece listings get a wrong USD per piece")
 def test_piece_tiers_as_structured_text_pair_right() -> None:
+    """Ingest writes structured tiers as 'Q P CUR': '10x' before a price is 10 pieces (it once
+    swallowed the count, mispairing ~7% of the demo's Nebula piece listings)."""
     from narcwatch.extract.pipeline import extract
 
     offers = extract("10x 4350 RUB | 25x 9850 RUB").offers
