@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import sqlite3
 from datetime import datetime, timezone
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -78,5 +79,14 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)], passw
 
 
 @router.get("/healthz", include_in_schema=False)
-def healthz() -> Response:
+def healthz(request: Request) -> Response:
+    """Up *and* able to read the index: 503 while the store is unreachable, so a load
+    balancer or a compose healthcheck sees an index outage, not a cheerful "ok"."""
+    store = ctx(request).store
+    if store is not None:
+        try:
+            store.events(limit=1)  # one cheap read on either backend
+        except (ConnectionError, TimeoutError, sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            return Response(f"index unavailable: {type(exc).__name__}", status_code=503, media_type="text/plain",
+                            headers={"Retry-After": "30"})
     return Response("ok", media_type="text/plain")

@@ -286,7 +286,10 @@ def test_dashboard_search_during_an_engine_outage_answers_503_then_recovers(osme
         with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
             login(client, ANALYST)
             assert [client.get(p).status_code for p in paths] == [200, 200, 200]
+            assert client.get("/healthz").status_code == 200
             fwd.cut()
+            health = client.get("/healthz")  # what a load balancer or compose healthcheck polls
+            assert health.status_code == 503 and health.text.startswith("index unavailable"), health.text
             down = [client.get(p) for p in paths]
             assert [r.status_code for r in down] == [503, 503, 503], [r.text[:300] for r in down]
             assert all(r.headers.get("retry-after") for r in down)
@@ -294,6 +297,7 @@ def test_dashboard_search_during_an_engine_outage_answers_503_then_recovers(osme
             assert "unavailable" in down[1].json()["detail"]
             fwd.restore()
             assert [client.get(p).status_code for p in paths] == [200, 200, 200]  # back by itself
+            assert client.get("/healthz").status_code == 200
     finally:
         fwd.cut()
         store.close()
