@@ -49,7 +49,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BASE_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on form
+    # POSTs (Fetch spec), so the Origin check refused every plain form of the dashboard.
+    # Neither policy ever sends a referrer to another origin.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",

@@ -195,7 +195,7 @@ def test_security_headers_everywhere(analyst, path):
     assert r.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "frame-ancestors 'none'" in CSP and "object-src 'none'" in CSP
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["referrer-policy"] == "same-origin"  # never a referrer to another origin
 
 
 def test_create_user_via_admin_page(app, admin):

@@ -169,7 +169,18 @@ def test_analyst_searches_opens_listing_and_vendor_and_acknowledges(page, served
     pg.wait_for_selector("#vendor-handle")
     assert pg.inner_text("#vendor-handle") == "GreenLeafPharma"
     assert "market-b" in pg.inner_text("main")
+    # htmx loads the actor behind the handle: both accounts, one strong link (the shared Telegram ID)
+    pg.wait_for_selector("#actor section.actor-panel")
+    assert pg.locator("#actor table.actor-accounts tbody tr").count() == 2
+    link = pg.locator("#actor table.actor-links tr.link.strong")
+    assert link.count() == 1 and "telegram" in link.inner_text()
     _shot(pg, "vendor")
+    link.locator("input[name=note]").fill("same Telegram contact on both markets")
+    link.get_by_role("button", name="Confirm").click()  # a CSRF-protected POST from the page
+    pg.wait_for_selector("tr.link.decided-confirmed")  # the actor page, with the decision on the link
+    decided = pg.inner_text("tr.link.decided-confirmed")
+    assert "confirmed by ana" in decided and "same Telegram contact" in decided, decided
+    _shot(pg, "actor")
 
     pg.goto(f"{base}/trends")
     pg.wait_for_selector("canvas#class-chart[data-drawn='1']")
@@ -184,6 +195,15 @@ def test_analyst_searches_opens_listing_and_vendor_and_acknowledges(page, served
     _shot(pg, "alerts")
     pg.goto(f"{base}/alerts?status=acknowledged")
     assert pg.locator("tr[data-alert='al-1']").count() == 1
+
+    # plain (non-htmx) forms pass the Origin check too: a token from the account page, then log out
+    pg.goto(f"{base}/account")
+    pg.fill("input[name=label]", "case-2291 export")
+    pg.get_by_role("button", name="Create token").click()
+    pg.wait_for_selector("#new-token")
+    assert len(pg.inner_text("#new-token")) >= 20 and "case-2291 export" in pg.inner_text("main")
+    pg.get_by_role("button", name="Log out").click()
+    pg.wait_for_selector("form[action='/login']")
 
     assert watch.errors == [], watch.errors  # includes any CSP violation
     assert watch.dialogs == []
