@@ -193,7 +193,7 @@ class Daemon:
             "scheduler": sched,
             "next_runs": self.scheduler.next_runs() if self.scheduler and self.scheduler.scheduler.running else {},
             "ingest": {"items": stats.items, "events": stats.events, "rejected": stats.rejected,
-                       "crawls_ended": stats.crawls_ended,
+                       "crawls_ended": stats.crawls_ended, "pipeline_recycles": stats.pipeline_recycles,
                        "busy_seconds": round(self.ingest.busy_seconds, 3)} if stats and self.ingest else {},
         }
         path = self.data.jobs / DAEMON_STATUS
