@@ -49,6 +49,7 @@ class IngestStats:
     skipped: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     store_errors: int = 0  # batches the store refused (locked, down); retried, never acked
+    worker_ends: int = 0  # crawl_end of one scale-out worker (not a crawl's end: see crawl_id_map)
     pipeline_recycles: int = 0  # spaCy pipelines dropped for a fresh one (vocabulary grown past the limit)
     health: list[str] = field(default_factory=list)
 
@@ -96,11 +97,17 @@ def recycle_pipeline_if_grown(limit: int = RECYCLE_STRINGS) -> bool:
 class Ingestor:
     def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
                  on_events: Callable[[list[ChangeEvent]], None] | None = None,
-                 source_kinds: dict[str, str] | None = None, recycle_strings: int = RECYCLE_STRINGS):
+                 source_kinds: dict[str, str] | None = None, recycle_strings: int = RECYCLE_STRINGS,
+                 crawl_id_map: Callable[[str], str] | None = None):
         self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
         self.source_kinds = source_kinds or {}  # source id -> market | forum | telegram | shop
         self.on_events = on_events
         self.recycle_strings = recycle_strings
+        # A scale-out worker's spool (``narcwatch.fanin``): its crawl id ``{round}-{worker}``
+        # maps to the round's, so a page two workers both crawled (one was killed after its
+        # spool commit, before its Redis ack) is one snapshot; and its crawl_end is one
+        # worker's, not the round's: the round ends once, from the daemon's spool.
+        self.crawl_id_map = crawl_id_map
         self.stats = IngestStats()
 
     def _reject(self, entry: SpoolEntry, reason: str) -> None:
@@ -129,6 +136,8 @@ class Ingestor:
         batch: list[IngestItem] = []
         seen: list[tuple[str, str, datetime]] = []
         for entry in entries:
+            if self.crawl_id_map is not None and isinstance(entry.payload.get("crawl_id"), str):
+                entry.payload["crawl_id"] = self.crawl_id_map(entry.payload["crawl_id"])
             if entry.kind in ITEM_KINDS:
                 try:
                     item = _ITEM.validate_python(entry.payload)
@@ -148,6 +157,9 @@ class Ingestor:
                     end = CrawlEnd.model_validate(entry.payload)
                 except ValidationError as exc:
                     self._reject(entry, f"invalid crawl_end: {exc.errors()[0]['type']}")
+                    continue
+                if self.crawl_id_map is not None:
+                    self.stats.worker_ends += 1  # one worker's end; the round's comes from the daemon
                     continue
                 # A crawl's items and sightings are in before its end is judged.
                 events += self._flush(batch, seen)
@@ -206,7 +218,7 @@ def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile]) 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m narcwatch.ingest [--config FILE] [--data-dir DIR] [--idle SECONDS]``:
-    run the ingest worker (and alert evaluation) until the spool has been idle that long."""
+    run the ingest worker (and alert evaluation) until the spools have been idle that long."""
     import argparse
 
     from narcwatch.crawler.config import load_config
@@ -226,9 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(config.store, data)
     alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
     try:
-        with Spool(data.spool) as spool:
-            ingestor = Ingestor(spool, store, on_events=alerts.on_events,
-                                source_kinds={src.id: src.kind.value for src in config.sources})
+        from narcwatch.crawler.distributed import WORKER_SPOOLS
+        from narcwatch.fanin import FanInIngestor
+
+        with Spool(data.spool) as spool:  # and every scale-out worker's spool under <data>/spools/
+            ingestor = FanInIngestor(spool, data.root / WORKER_SPOOLS, store, on_events=alerts.on_events,
+                                     source_kinds={src.id: src.kind.value for src in config.sources})
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < args.idle:
                 n = ingestor.try_once()
@@ -239,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1.0)
                 else:
                     time.sleep(0.1)
+            ingestor.close()
     finally:
         alerts.stop()
         store.close()

@@ -35,14 +35,10 @@ from ops.bench.harness import Result
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+def _rss_kb(pid: int) -> dict[str, int]:
+    from narcwatch.memory import rss_kb
+
+    return rss_kb(pid)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:
@@ -94,13 +90,16 @@ def soak() -> list[Result]:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0 = time.monotonic()
         rss: list[tuple[float, float]] = []
+        anon: list[tuple[float, float]] = []
         max_lag = 0.0
         next_advance = t0 + 60
         try:
             while time.monotonic() - t0 < minutes * 60 and proc.poll() is None:
                 time.sleep(10)
                 now = time.monotonic()
-                rss.append(((now - t0) / 60, _rss_kb(proc.pid) / 1024))
+                mem_kb = _rss_kb(proc.pid)
+                rss.append(((now - t0) / 60, mem_kb.get("VmRSS", 0) / 1024))
+                anon.append(((now - t0) / 60, mem_kb.get("RssAnon", 0) / 1024))
                 max_lag = max(max_lag, _lag(data))
                 if now >= next_advance:
                     server.clock.advance(days=1)
@@ -118,17 +117,22 @@ def soak() -> list[Result]:
     alerts, matched, replay, events = _alerts_vs_events(data, Config(data_dir=data, notifiers=[
         {"id": "audit", "type": "jsonl", "path": "alerts.jsonl"}]), rules_for_config)
     mem = [m for _, m in rss]
+    # every 30 s (samples are 10 s apart): (minute, VmRSS MB, RssAnon MB)
+    curve = [(round(t, 1), round(m, 1), round(a, 1)) for (t, m), (_, a) in list(zip(rss, anon))[2::3]]
+    settled = [p for p in rss if p[0] >= min(2.0, minutes / 3)]  # after the first crawls warmed every cache
     extra = {"minutes": minutes, "faults": faults, "exit_code": code, "crawls": status.get("crawls", {}),
              "missed": missed, "skipped_running": skipped, "rss_mb_min": round(min(mem or [0]), 1),
              "rss_mb_max": round(max(mem or [0]), 1), "rss_mb_last": round(mem[-1] if mem else 0, 1),
-             "rss_curve_mb": [round(m, 1) for m in mem[:: max(1, len(mem) // 30)]],
+             "rss_curve_30s": curve, "rss_slope_after_warmup": round(_slope(settled), 3),
+             "anon_slope": round(_slope(anon), 3), "ingest": status.get("ingest", {}),
              "events": events, "events_matched_live": matched, "events_matched_replay": replay, "alerts": alerts, "data_dir": str(data)}
     return [
         Result("daemon.crawls_ran_per_scheduled", executed / submitted if submitted else 0.0, "ratio",
                f"{executed} ran / {submitted} submitted; {missed} missed, {skipped} skipped (still running)", extra),
         Result("daemon.max_ingest_lag", max_lag, "s", "oldest unconsumed spool item, sampled every 10 s"),
         Result("daemon.rss_slope", _slope(rss), "MB/min", f"min {extra['rss_mb_min']} max {extra['rss_mb_max']} "
-               f"last {extra['rss_mb_last']} MB over {minutes:g} min"),
+               f"last {extra['rss_mb_last']} MB over {minutes:g} min; after warm-up "
+               f"{extra['rss_slope_after_warmup']} MB/min; anonymous memory {extra['anon_slope']} MB/min"),
         Result("daemon.matched_events_alerted", matched / replay if replay else 0.0, "ratio",
                f"{matched} events the live engine matched / {replay} a replay of the rules matches "
                f"({events} events, {alerts} alerts after digests and throttles)"),
