@@ -52,9 +52,12 @@ class DaemonOptions:
     proxy_url: str | None = None  # overrides config.tor (the sandbox's SOCKS proxy in tests)
     extra_settings: dict[str, Any] = field(default_factory=dict)
     run_new_now: bool = True  # a source without a stored job crawls at once
-    # SQLite page cache of the daemon's store connection: it writes and looks documents up
-    # by key, it does not serve searches (``narcwatch serve`` does, with its own 128 MiB).
+    # SQLite page cache and memory map of the daemon's store connection: it writes and looks
+    # documents up by key, it serves no searches (``narcwatch serve`` does, with 128 MiB and
+    # a 1 GiB map). Mapped pages count in RSS and grow with the file: the soak's 30 s curve
+    # went 203 -> 230 MB while anonymous memory stayed flat at 155 MB after 6 min.
     store_cache_mib: int = 16
+    store_mmap_mib: int = 0
     # Scale-out: sources whose spider can be split are crawled by Redis workers; the daemon
     # feeds their rounds and ingests every worker's spool under <data>/spools/.
     redis_url: str | None = None
@@ -111,7 +114,8 @@ class Daemon:
         for s in self.config.sources:  # fail before anything starts
             parse_schedule(s.schedule)
         memory.cap_arenas()  # before the worker threads start: they share two malloc arenas
-        self.store = open_store(self.config.store, self.data, cache_mib=self.options.store_cache_mib)
+        self.store = open_store(self.config.store, self.data, cache_mib=self.options.store_cache_mib,
+                                mmap_mib=self.options.store_mmap_mib)
         self.alerts = AlertService.from_config(self.config, self.data, lookup=StoreDocuments(self.store),
                                                store=self.store).start()
         self.spool = Spool(self.data.spool)
