@@ -153,6 +153,41 @@ def test_fan_in_closes_idle_worker_spools_and_reopens_them_on_change(tmp_path: P
         store.close()
 
 
+# -- run_round against the real server: resume, interruption ---------------------------------------
+
+def test_run_round_finishes_the_round_a_restarted_daemon_was_waiting_for(redis_url: str, tmp_path: Path) -> None:
+    from narcwatch.crawler.distributed import run_round
+    from narcwatch.crawler.models import Source
+
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    src = Source(id="mkt", profile="classic", start_urls=["http://mkt.example/"])
+    data = DataDir.at(tmp_path / "data")
+    # The daemon stopped after round r1 drained (nothing queued, no worker) but before its end.
+    r.set(Keys("mkt").round, b"r1")
+    _spool(worker_spool_path(data.root, "w1"), "r1-w1", range(3), end=True)
+    store = SqliteStore(data.store)
+    try:
+        with Spool(data.spool) as main:
+            fan = FanInIngestor(main, data.root / "spools", store)
+            fan.drain()
+            out = run_round(src, redis_url, data.root, resume="r1", poll=0.05)
+            assert (out.round, out.complete, out.workers, out.interrupted) == ("r1", True, 1, False)
+            assert r.get(Keys("mkt").round) == b"r1"  # rejoined, not fed anew
+            assert fan.drain().crawls_ended == 1
+            fan.close()
+        assert store._db.execute("SELECT crawl_id, complete FROM crawls").fetchall() == [("r1", 1)]
+    finally:
+        store.close()
+    # A new run feeds round 2; a daemon stopping while it waits leaves it for the next start.
+    started: list[str] = []
+    out = run_round(src, redis_url, data.root, stopping=lambda: True, on_round=started.append, poll=0.05)
+    assert out.interrupted and not out.complete and started == [out.round] and out.round != "r1"
+    assert r.zcard(Keys("mkt").queue) == 1  # the start page waits for the workers
+    with Spool(data.spool) as main:
+        assert [e.key for e in main.iter_all("crawl_end")] == ["r1:crawl_end"]  # no end for the unfinished round
+
+
 # -- the daemon with two real workers, one killed -----------------------------------------------
 
 @pytest.fixture(scope="module")
