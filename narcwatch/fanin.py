@@ -14,6 +14,7 @@ a fresh id, hence a fresh file, per process) and reopened when its file changes.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -64,9 +65,14 @@ class FanInIngestor:
         self._retired = IngestStats()  # counters of closed worker ingestors
 
     # -- discovery ---------------------------------------------------------------------------
-    def _open(self, path: Path) -> Ingestor:
-        worker = path.stem
-        return self._make(Spool(path), crawl_id_map=partial(round_of, worker_id=worker))
+    def _open(self, path: Path) -> Ingestor | None:
+        """An ingestor for a worker spool, or None for a file that is not one (skipped until it changes)."""
+        try:
+            spool = Spool(path)
+        except sqlite3.Error as exc:  # a stray or damaged file must not stop ingest of every other spool
+            log.error("ingest: %s is not a readable spool (%s); skipped until it changes", path, exc)
+            return None
+        return self._make(spool, crawl_id_map=partial(round_of, worker_id=path.stem))
 
     def _discover(self) -> None:
         now = time.monotonic()

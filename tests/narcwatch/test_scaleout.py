@@ -153,6 +153,21 @@ def test_fan_in_closes_idle_worker_spools_and_reopens_them_on_change(tmp_path: P
         store.close()
 
 
+def test_a_stray_file_in_spools_does_not_stop_ingest(tmp_path: Path) -> None:
+    data = DataDir.at(tmp_path / "data")
+    (data.root / "spools").mkdir()
+    (data.root / "spools" / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    _spool(worker_spool_path(data.root, "w1"), "r1-w1", range(4))
+    store = SqliteStore(data.store)
+    try:
+        with Spool(data.spool) as main:
+            fan = FanInIngestor(main, data.root / "spools", store)
+            assert fan.drain().items == 4 and fan.open_spools() == 2  # the daemon's and w1's
+            fan.close()
+    finally:
+        store.close()
+
+
 # -- run_round against the real server: resume, interruption ---------------------------------------
 
 def test_run_round_finishes_the_round_a_restarted_daemon_was_waiting_for(redis_url: str, tmp_path: Path) -> None:
