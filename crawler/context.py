@@ -83,7 +83,8 @@ class CrawlContext:
         self.data = DataDir.at(s.get("NARCWATCH_DATA_DIR") or None)
         self.frontier = Frontier(self.data.jobs / self.source / "frontier.sqlite", self.crawl_id, buffered=True)
         self.record: CrawlRecord = self.frontier.begin(s.getint("NARCWATCH_FULL_REFRESH_EVERY", 10))
-        self.spool = Spool(self.data.spool)
+        # A scale-out worker spools to its own file under the shared data dir (crawler.distributed).
+        self.spool = Spool(s.get("NARCWATCH_SPOOL_PATH") or self.data.spool)
         self.ledger = PageLedger()
         self.buffer: list[tuple[str, str, dict[str, Any], str]] = []
         self.errors: Counter[str] = Counter()

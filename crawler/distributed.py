@@ -8,20 +8,27 @@ scrapy-redis with our reliable queue (``crawler.redis_queue``), so every page is
 fetched by exactly one live worker and none is lost when a worker dies. A worker ends
 when the round is drained (nothing queued, nothing in flight on any worker).
 
-Each worker keeps its own data directory (frontier, evidence, spool); its crawl id is
-``{round}-{worker}``. On one machine the workers' data directories can sit side by side;
-on several machines each has its own, and an ingest per data directory writes into the
-shared Elasticsearch.
+Each worker keeps its own data directory (frontier, evidence); its crawl id is
+``{round}-{worker}``. Its items go to its own spool, ``<data>/spools/<worker>.sqlite``:
+workers started with the daemon's data directory (``narcwatch crawl SOURCE --worker``
+on the daemon's machine, or on a host that mounts that directory) are ingested by the
+daemon (``narcwatch.fanin``) with a committed offset per spool. The daemon's round job
+(``run_round``) feeds the round, waits until it is drained and every worker has closed,
+waits until ingest has passed every worker spool's end, and only then writes the
+round's ``crawl_end`` (its crawl id is the round id) to the daemon's own spool.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -38,20 +45,46 @@ from narcwatch.crawler.models import Source
 from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.redis_queue import Keys, ReliableQueue, drained, recover_dead, requeue_own
 from narcwatch.crawler.runner import CrawlResult, crawl_source, new_crawl_id
+from narcwatch.crawler.spoolitems import CrawlEnd
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 __all__ = ["DISTRIBUTABLE_SPIDERS", "FeedResult", "RedisWorkerExtension", "RedisFrontierSpiderMiddleware",
-           "feed_source", "new_worker_id", "round_status", "run_worker", "worker_settings"]
+           "WORKER_SPOOLS", "distributable", "feed_source", "new_worker_id", "round_of", "round_status", "run_round",
+           "run_worker", "worker_ends", "worker_settings", "worker_spool_path"]
 
 # Spiders whose requests can run on any worker: no per-session state (tokens, logins) tied to one process.
 DISTRIBUTABLE_SPIDERS = frozenset({"profile"})
 _MW = "narcwatch.crawler.distributed"
 
 
+WORKER_SPOOLS = "spools"  # under the data directory: one spool file per worker
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+    return _UNSAFE.sub("_", f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:4]}")
+
+
+def worker_spool_path(data_root: Path, worker_id: str) -> Path:
+    """``<data>/spools/<worker>.sqlite``; the worker id is made a safe file name (bounded, no separators)."""
+    name = _UNSAFE.sub("_", worker_id)[:120].lstrip(".") or "worker"
+    return data_root / WORKER_SPOOLS / f"{name}.sqlite"
+
+
+def round_of(crawl_id: str, worker_id: str) -> str:
+    """The round id inside a worker's crawl id ``{round}-{worker}`` (``run_worker`` names it so)."""
+    suffix = f"-{worker_id}"
+    return crawl_id[: -len(suffix)] if crawl_id.endswith(suffix) and len(crawl_id) > len(suffix) else crawl_id
+
+
+def distributable(source: Source, config: Config) -> bool:
+    try:
+        _check_distributable(source, config)
+    except (ValueError, KeyError):
+        return False
+    return True
 
 
 def _client(redis_url: str) -> redis.Redis:
@@ -127,8 +160,11 @@ def round_status(source_id: str, redis_url: str, namespace: str = "narcwatch") -
 # -- the worker ---------------------------------------------------------------------------------
 
 def worker_settings(source: Source, redis_url: str, worker_id: str, *, heartbeat_ttl: float = 10.0,
-                    idle_timeout: float = 0.0, namespace: str = "narcwatch") -> dict[str, Any]:
-    """Extra Scrapy settings turning a crawl child into a Redis worker (passed as ``extra_settings``)."""
+                    idle_timeout: float = 0.0, namespace: str = "narcwatch",
+                    spool_path: Path | None = None) -> dict[str, Any]:
+    """Extra Scrapy settings turning a crawl child into a Redis worker (passed as ``extra_settings``).
+
+    ``spool_path``: the worker's own spool (``worker_spool_path``) instead of its data dir's."""
     from narcwatch.crawler.settings import SPIDER_MIDDLEWARES
 
     keys = Keys(source.id, namespace)
@@ -155,6 +191,7 @@ def worker_settings(source: Source, redis_url: str, worker_id: str, *, heartbeat
         "NARCWATCH_REDIS_NAMESPACE": namespace,
         "NARCWATCH_REDIS_HEARTBEAT_TTL": heartbeat_ttl,
         "NARCWATCH_REDIS_IDLE_TIMEOUT": idle_timeout,
+        **({"NARCWATCH_SPOOL_PATH": str(spool_path)} if spool_path is not None else {}),
     }
 
 
@@ -308,7 +345,119 @@ def run_worker(source: Source, config: Config, data_dir: DataDir, redis_url: str
             raise TimeoutError(f"no running crawl round of {source.id!r} in Redis after {wait_for_round:.0f} s "
                                "(feed one: narcwatch run, or narcwatch crawl SOURCE --feed --redis URL)")
         time.sleep(0.5)
-    extra = worker_settings(source, redis_url, worker_id, heartbeat_ttl=heartbeat_ttl, namespace=namespace)
+    extra = worker_settings(source, redis_url, worker_id, heartbeat_ttl=heartbeat_ttl, namespace=namespace,
+                            spool_path=worker_spool_path(data_dir.root, worker_id))
     extra.update(extra_settings or {})
     return crawl_source(source, config, data_dir, crawl_id=f"{current.decode()}-{worker_id}", proxy_url=proxy_url,
                         extra_settings=extra, timeout=timeout)
+
+
+# -- the daemon's side of a round ---------------------------------------------------------------
+
+def worker_ends(data_root: Path, round_id: str) -> list[CrawlEnd]:
+    """The ``crawl_end`` every worker of ``round_id`` wrote to its spool (a SIGKILLed one wrote none)."""
+    ends: list[CrawlEnd] = []
+    lo, hi = f"{round_id}-", f"{round_id}."  # every key "{round}-{worker}:..." sorts between these
+    for path in sorted((data_root / WORKER_SPOOLS).glob("*.sqlite")):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+                rows = db.execute("SELECT payload FROM items WHERE key >= ? AND key < ? AND kind = 'crawl_end'",
+                                  (lo, hi)).fetchall()
+        except sqlite3.Error:
+            continue  # not a spool (yet): a worker that never committed has no end either
+        for (payload,) in rows:
+            try:
+                ends.append(CrawlEnd.model_validate_json(payload))
+            except ValueError:
+                continue
+    return ends
+
+
+def spool_watermarks(data_root: Path) -> dict[Path, int]:
+    """The last sequence number in every worker spool right now."""
+    marks: dict[Path, int] = {}
+    for path in sorted((data_root / WORKER_SPOOLS).glob("*.sqlite")):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+                marks[path] = int(db.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0])
+        except sqlite3.Error:
+            continue
+    return marks
+
+
+def ingested(marks: dict[Path, int], consumer: str = "ingest") -> bool:
+    """True when ``consumer`` has committed every worker spool up to its watermark."""
+    for path, seq in marks.items():
+        if seq == 0:
+            continue
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+                row = db.execute("SELECT seq FROM offsets WHERE consumer = ?", (consumer,)).fetchone()
+        except sqlite3.Error:
+            return False
+        if row is None or row[0] < seq:
+            return False
+    return True
+
+
+@dataclass
+class RoundOutcome:
+    round: str
+    complete: bool
+    workers: int  # workers that ended the round cleanly (a killed one is not counted)
+    pages: int
+    items: int
+    errors: dict[str, int]
+    interrupted: bool = False  # the daemon stopped first; the next run resumes waiting for this round
+
+
+def run_round(source: Source, redis_url: str, data_root: Path, *, config: Config | None = None,
+              resume: str | None = None, stopping: Callable[[], bool] = lambda: False, poll: float = 1.0,
+              on_round: Callable[[str], None] | None = None, namespace: str = "narcwatch") -> RoundOutcome:
+    """One scheduled crawl of a scale-out source, from the daemon: feed a round (or rejoin
+    ``resume``, the round a stopped daemon was waiting for), wait until it is drained and its
+    workers have closed, wait until ingest has consumed every worker spool to its end, then
+    write the round's ``crawl_end`` to the daemon's spool.
+
+    Exactly once: the round's items reach the store from the worker spools (committed
+    offset per spool, idempotent store; the round id is their crawl id), and its end is
+    ingested after all of them, so removals are judged on the whole round."""
+    server = _client(redis_url)
+    keys = Keys(source.id, namespace)
+    current = server.get(keys.round)
+    if resume and current is not None and current.decode() == resume:
+        round_id = resume  # drained or not, it is the one this daemon started: finish it, do not feed anew
+    else:
+        round_id = feed_source(source, redis_url, config=config, namespace=namespace).round
+    if on_round is not None:
+        on_round(round_id)
+    while True:  # drained, and no worker still holding the round open (writing its crawl_end)
+        recover_dead(server, keys)
+        if drained(server, keys) and not any(server.exists(keys.heartbeat(w.decode()))
+                                             for w in server.smembers(keys.workers)):
+            break
+        if stopping():
+            return RoundOutcome(round_id, False, 0, 0, 0, {}, interrupted=True)
+        time.sleep(poll)
+    marks = spool_watermarks(data_root)
+    while not ingested(marks):
+        if stopping():
+            return RoundOutcome(round_id, False, 0, 0, 0, {}, interrupted=True)
+        time.sleep(poll)
+    ends = worker_ends(data_root, round_id)
+    errors: dict[str, int] = {}
+    for end in ends:
+        for reason, n in end.errors.items():
+            errors[reason] = errors.get(reason, 0) + n
+    # Complete only if every worker that finished says so: a worker stopped mid-round leaves
+    # the round incomplete (no removals judged on it); a killed one left its pages to the others.
+    outcome = RoundOutcome(round_id, bool(ends) and all(e.complete for e in ends), len(ends),
+                           sum(e.pages for e in ends), sum(e.items for e in ends), errors)
+    from narcwatch.crawler.models import utcnow
+    from narcwatch.crawler.spool import Spool
+
+    end = CrawlEnd(source=source.id, crawl_id=round_id, complete=outcome.complete, full=all(e.full for e in ends),
+                   pages=outcome.pages, items=outcome.items, errors=errors, finished_at=utcnow())
+    with Spool(DataDir.at(data_root).spool) as spool:
+        spool.put(f"{round_id}:crawl_end", "crawl_end", end.model_dump(mode="json"), source.id)
+    return outcome

@@ -118,11 +118,20 @@ class DataDirCollector(Collector):
         if isinstance(beat, (int, float)):
             yield GaugeMetricFamily("narcwatch_daemon_heartbeat_timestamp_seconds",
                                     "Last heartbeat of `narcwatch run`", value=float(beat))
+        mem = d.get("memory_kb") if isinstance(d.get("memory_kb"), dict) else {}
+        if isinstance(mem.get("VmRSS"), int):
+            fam = GaugeMetricFamily("narcwatch_daemon_memory_bytes", "Resident memory of `narcwatch run` "
+                                    "(rss; anon: its own heap, the part a leak grows)", labels=["kind"])
+            fam.add_metric(["rss"], mem["VmRSS"] * 1024.0)
+            if isinstance(mem.get("RssAnon"), int):
+                fam.add_metric(["anon"], mem["RssAnon"] * 1024.0)
+            yield fam
         ingest = d.get("ingest") if isinstance(d.get("ingest"), dict) else {}
         for key, help_text in (("items", "Crawled items extracted and stored by ingest"),
                                ("events", "Change events produced by ingest"),
                                ("rejected", "Spool entries rejected by ingest"),
                                ("store_errors", "Ingest batches the index refused (locked, down); kept in the spool"),
+                               ("pipeline_recycles", "spaCy pipelines rebuilt to bound the vocabulary's memory"),
                                ("busy_seconds", "Seconds ingest spent extracting and storing (throughput = "
                                                 "rate(items) / rate(busy_seconds))")):
             value = ingest.get(key)
@@ -139,18 +148,32 @@ class DataDirCollector(Collector):
         yield fam
 
     def _spool(self) -> Iterator[Metric]:
-        db = _ro(self.root / "spool.sqlite")
-        if db is None:
+        # The daemon's spool and every scale-out worker's (<data>/spools/*.sqlite, narcwatch.fanin).
+        paths = [self.root / "spool.sqlite", *sorted((self.root / "spools").glob("*.sqlite"))]
+        pending_total, oldest_all, seen = 0, None, False
+        for path in paths:
+            db = _ro(path)
+            if db is None:
+                continue
+            try:
+                row = db.execute("SELECT seq FROM offsets WHERE consumer=?", (INGEST_CONSUMER,)).fetchone()
+                offset = row[0] if row else 0
+                pending, oldest = db.execute("SELECT count(*), min(created) FROM items WHERE seq > ?",
+                                             (offset,)).fetchone()
+            except sqlite3.Error:
+                continue  # a worker spool being created: counted on the next scrape
+            finally:
+                db.close()
+            seen = True
+            pending_total += pending
+            if oldest is not None:
+                oldest_all = oldest if oldest_all is None else min(oldest_all, oldest)
+        if not seen:
             return
-        try:
-            row = db.execute("SELECT seq FROM offsets WHERE consumer=?", (INGEST_CONSUMER,)).fetchone()
-            offset = row[0] if row else 0
-            pending, oldest = db.execute("SELECT count(*), min(created) FROM items WHERE seq > ?", (offset,)).fetchone()
-        finally:
-            db.close()
         yield GaugeMetricFamily("narcwatch_ingest_lag_seconds", "Age of the oldest spooled item not yet ingested",
-                                value=0.0 if oldest is None else max(0.0, time.time() - float(oldest)))
-        yield GaugeMetricFamily("narcwatch_ingest_pending_items", "Spooled items not yet ingested", value=pending)
+                                value=0.0 if oldest_all is None else max(0.0, time.time() - float(oldest_all)))
+        yield GaugeMetricFamily("narcwatch_ingest_pending_items", "Spooled items not yet ingested",
+                                value=pending_total)
 
     def _outbox(self) -> Iterator[Metric]:
         db = _ro(self.root / "outbox.sqlite")

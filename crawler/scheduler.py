@@ -123,9 +123,13 @@ class CrawlSupervisor:
     """Runs crawls as child processes, one at a time per source, and stops them gracefully."""
 
     def __init__(self, config: Config, data: DataDir, *, proxy_url: str | None = None,
-                 extra_settings: dict[str, Any] | None = None, grace: float = 120.0):
+                 extra_settings: dict[str, Any] | None = None, grace: float = 120.0, redis_url: str | None = None):
         self.config, self.data = config, data
         self.sources = {s.id: s for s in config.sources}
+        # Scale-out: a source whose spider can be split across workers is crawled by the
+        # Redis workers; its scheduled job feeds a round and waits for it (crawler.distributed).
+        self.redis_url = redis_url
+        self._distributable: dict[str, bool] = {}
         self.proxy_url = proxy_url
         self.extra_settings = extra_settings or {}
         self.grace = grace
@@ -149,6 +153,8 @@ class CrawlSupervisor:
             return None
         jobs = self.data.jobs
         previous = health.load(jobs, source_id)
+        if self.redis_url and self._scaled_out(source):
+            return self._run_round(source, previous.in_flight)
         crawl_id = previous.in_flight or new_crawl_id(source_id)
         resumed = previous.in_flight is not None
         with log_context(source_id, crawl_id):
@@ -189,6 +195,49 @@ class CrawlSupervisor:
             for message in h.errors:
                 log.warning("source %s: %s", source_id, message)
             return result
+
+    def _scaled_out(self, source: Source) -> bool:
+        if source.id not in self._distributable:
+            from narcwatch.crawler.distributed import distributable
+
+            self._distributable[source.id] = distributable(source, self.config)
+        return self._distributable[source.id]
+
+    def _run_round(self, source: Source, resume: str | None) -> CrawlResult:
+        """A scheduled crawl of a scale-out source: feed a Redis round, wait for the workers and ingest."""
+        from narcwatch.crawler.distributed import run_round
+
+        jobs, holder = self.data.jobs, {"round": resume or ""}
+
+        def started(round_id: str) -> None:
+            holder["round"] = round_id
+            health.mark_started(jobs, source.id, round_id)  # a restarted daemon rejoins this round
+            log.info("round %s of %s fed to the Redis workers", round_id, source.id,
+                     extra={"source": source.id, "crawl_id": round_id})
+
+        with self._lock:
+            self.counts["rounds"] += 1
+        try:
+            out = run_round(source, self.redis_url or "", self.data.root, config=self.config, resume=resume,
+                            stopping=self.stopping.is_set, on_round=started)
+        except Exception as exc:  # Redis down: the source's health shows it, the next run retries
+            log.error("round of %s failed: %s: %s", source.id, type(exc).__name__, exc, extra={"source": source.id})
+            result = CrawlResult(source=source.id, crawl_id=holder["round"], errors={f"redis_{type(exc).__name__}": 1},
+                                 health=[f"scale-out round failed: {type(exc).__name__}: {exc}"[:300]])
+            health.record_crawl(jobs, result, interrupted=bool(holder["round"]))
+            return result
+        result = CrawlResult(source=source.id, crawl_id=out.round, complete=out.complete, pages=out.pages,
+                             items=out.items, errors=out.errors,
+                             finish_reason="shutdown" if out.interrupted else "finished")
+        health.record_crawl(jobs, result, interrupted=out.interrupted)
+        with self._lock:
+            self.counts["interrupted" if out.interrupted else ("complete" if out.complete else "incomplete")] += 1
+        with log_context(source.id, out.round):
+            log.log(logging.INFO if out.complete or out.interrupted else logging.WARNING,
+                    "round %s of %s %s: complete=%s workers=%d pages=%d items=%d", out.round, source.id,
+                    "interrupted (the next run waits for it again)" if out.interrupted else "ended", out.complete,
+                    out.workers, out.pages, out.items)
+        return result
 
     def _wait(self, proc: subprocess.Popen[bytes]) -> int:
         """Wait for the child; after a stop request, give it ``grace`` seconds, then SIGKILL."""

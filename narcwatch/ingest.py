@@ -9,6 +9,7 @@ cursor, so a crash between the store write and the alert step loses nothing.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 import time
@@ -24,7 +25,7 @@ from narcwatch.crawler.models import CrawlItem, Listing, Post, VendorProfile
 from narcwatch.crawler.spool import Spool, SpoolEntry
 from narcwatch.crawler.spoolitems import CrawlEnd, ListingSeen
 from narcwatch.extract.models import Extraction
-from narcwatch.extract.pipeline import extract
+from narcwatch.extract.pipeline import build_pipeline, extract
 from narcwatch.extract.rates import RateProvider
 from narcwatch.index.models import ChangeEvent
 from narcwatch.index.store import IngestItem, Store
@@ -49,6 +50,8 @@ class IngestStats:
     skipped: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     store_errors: int = 0  # batches the store refused (locked, down); retried, never acked
+    worker_ends: int = 0  # crawl_end of one scale-out worker (not a crawl's end: see crawl_id_map)
+    pipeline_recycles: int = 0  # spaCy pipelines dropped for a fresh one (vocabulary grown past the limit)
     health: list[str] = field(default_factory=list)
     rates_missing: dict[str, int] = field(default_factory=dict)  # reason -> conversions left without USD
 
@@ -77,14 +80,39 @@ def _extract(item: Listing | Post | VendorProfile, source_kind: str | None = Non
                    source_kind=source_kind, rates=rates)
 
 
+# spaCy interns every new token string in the pipeline's StringStore and Vocab and never
+# forgets one: scraped text (prices, order numbers, handles, misspellings) brings new
+# strings forever, and a daemon that ingests for months grew 7.6 MB/min. Past this many
+# interned strings (~50 MB) the pipeline is dropped between batches and rebuilt (0.2 s);
+# no Doc or span outlives a batch, so nothing refers to the old vocabulary.
+RECYCLE_STRINGS = 100_000
+
+
+def recycle_pipeline_if_grown(limit: int = RECYCLE_STRINGS) -> bool:
+    """Drop the cached spaCy pipeline when its vocabulary has grown past ``limit`` strings."""
+    info = build_pipeline.cache_info()
+    if not info.currsize or len(build_pipeline().vocab.strings) <= limit:
+        return False
+    build_pipeline.cache_clear()
+    gc.collect()  # the old Language holds reference cycles; free its memory now, not at some later collection
+    return True
+
+
 class Ingestor:
     def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
                  on_events: Callable[[list[ChangeEvent]], None] | None = None,
-                 source_kinds: dict[str, str] | None = None, rates: RateProvider | None = None):
+                 source_kinds: dict[str, str] | None = None, rates: RateProvider | None = None,
+                 recycle_strings: int = RECYCLE_STRINGS, crawl_id_map: Callable[[str], str] | None = None):
         self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
         self.source_kinds = source_kinds or {}  # source id -> market | forum | telegram | shop
         self.on_events = on_events
         self.rates = rates  # exchange rates files (extract.rates.load_rates); None: page rates only
+        self.recycle_strings = recycle_strings
+        # A scale-out worker's spool (``narcwatch.fanin``): its crawl id ``{round}-{worker}``
+        # maps to the round's, so a page two workers both crawled (one was killed after its
+        # spool commit, before its Redis ack) is one snapshot; and its crawl_end is one
+        # worker's, not the round's: the round ends once, from the daemon's spool.
+        self.crawl_id_map = crawl_id_map
         self.stats = IngestStats()
 
     def _reject(self, entry: SpoolEntry, reason: str) -> None:
@@ -113,6 +141,8 @@ class Ingestor:
         batch: list[IngestItem] = []
         seen: list[tuple[str, str, datetime]] = []
         for entry in entries:
+            if self.crawl_id_map is not None and isinstance(entry.payload.get("crawl_id"), str):
+                entry.payload["crawl_id"] = self.crawl_id_map(entry.payload["crawl_id"])
             if entry.kind in ITEM_KINDS:
                 try:
                     item = _ITEM.validate_python(entry.payload)
@@ -133,6 +163,9 @@ class Ingestor:
                 except ValidationError as exc:
                     self._reject(entry, f"invalid crawl_end: {exc.errors()[0]['type']}")
                     continue
+                if self.crawl_id_map is not None:
+                    self.stats.worker_ends += 1  # one worker's end; the round's comes from the daemon
+                    continue
                 # A crawl's items and sightings are in before its end is judged.
                 events += self._flush(batch, seen)
                 events += self.store.end_crawl(end.source, end.crawl_id, end.complete, end.finished_at)
@@ -146,6 +179,10 @@ class Ingestor:
             self.stats.rates_missing = dict(self.rates.misses)  # type: ignore[union-attr]
         if events and self.on_events:
             self.on_events(events)
+        # Between batches, after the ack: a recycled pipeline re-extracts nothing.
+        if recycle_pipeline_if_grown(self.recycle_strings):
+            self.stats.pipeline_recycles += 1
+            log.info("ingest: spaCy vocabulary passed %d strings; pipeline rebuilt", self.recycle_strings)
         return len(entries)
 
     def drain(self) -> IngestStats:
@@ -189,7 +226,7 @@ def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile],
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m narcwatch.ingest [--config FILE] [--data-dir DIR] [--idle SECONDS]``:
-    run the ingest worker (and alert evaluation) until the spool has been idle that long."""
+    run the ingest worker (and alert evaluation) until the spools have been idle that long."""
     import argparse
     import sys
 
@@ -216,9 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(config.store, data)
     alerts = AlertService.from_config(config, data, lookup=StoreDocuments(store), store=store).start()
     try:
-        with Spool(data.spool) as spool:
-            ingestor = Ingestor(spool, store, on_events=alerts.on_events,
-                                source_kinds={src.id: src.kind.value for src in config.sources}, rates=rates)
+        from narcwatch.crawler.distributed import WORKER_SPOOLS
+        from narcwatch.fanin import FanInIngestor
+
+        with Spool(data.spool) as spool:  # and every scale-out worker's spool under <data>/spools/
+            ingestor = FanInIngestor(spool, data.root / WORKER_SPOOLS, store, on_events=alerts.on_events,
+                                     source_kinds={src.id: src.kind.value for src in config.sources}, rates=rates)
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < args.idle:
                 n = ingestor.try_once()
@@ -229,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1.0)
                 else:
                     time.sleep(0.1)
+            ingestor.close()
     finally:
         alerts.stop()
         store.close()

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         proxy: Annotated[Optional[str], typer.Option("--proxy", help="socks5h:// proxy overriding the config's Tor.")] = None,
         log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
         health_every: Annotated[float, typer.Option("--health-every", min=1, help="Seconds between health checks.")] = 30.0,
+        redis_url: Annotated[Optional[str], typer.Option("--redis", envvar="NARCWATCH_REDIS_URL", help="Scale-out: feed distributable sources to Redis workers and ingest their spools.")] = None,
     ) -> None:
         from narcwatch.crawler import logs
         from narcwatch.crawler.secrets import Secrets
@@ -34,7 +35,8 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot read the secrets file: {exc}")
         # JSON lines to <data>/logs/run.log and to stderr (journald / docker logs).
         logs.configure(file=data.logs / "run.log", stream=sys.stderr, level=log_level, secrets=secret_values)
-        opts = DaemonOptions(max_parallel=max_parallel, grace=grace, proxy_url=proxy, health_every=health_every)
+        opts = DaemonOptions(max_parallel=max_parallel, grace=grace, proxy_url=proxy, health_every=health_every,
+                             redis_url=redis_url or None)
         try:
             code = Daemon(cfg, data, opts).run_forever()
         except ValueError as exc:  # a bad schedule: the operator's to fix, named by source

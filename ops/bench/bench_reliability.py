@@ -106,7 +106,8 @@ def _daemon(kills: int) -> dict[str, int]:
             (Path(tmp) / "ref").mkdir()
             (Path(tmp) / "killed").mkdir()
             ref = runner.run(server, Path(tmp) / "ref", kills=0, rng=random.Random(1), smtp=smtp)
-            got = runner.run(server, Path(tmp) / "killed", kills=kills, rng=random.Random(2), smtp=smtp)
+            got = runner.run(server, Path(tmp) / "killed", kills=kills, rng=random.Random(2), smtp=smtp,
+                             kill_window=(0.3, max(1.0, ref.seconds / 4)))  # kills land while it runs
     finally:
         smtp.stop()
     ref_subjects = [s for _, _, subj in ref.alerts for s in subj]

@@ -71,3 +71,26 @@ def test_metrics_route_needs_a_token_off_loopback(tmp_path: Path, monkeypatch: p
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token"}).status_code == 403
         ok = client.get("/metrics", headers={"Authorization": "Bearer m-token-123456"})
         assert ok.status_code == 200 and "# TYPE narcwatch_crawl_pages_total counter" in ok.text
+
+
+def test_ingest_lag_counts_every_worker_spool_and_daemon_memory(tmp_path: Path) -> None:
+    import json
+
+    with Spool(tmp_path / "spool.sqlite") as spool:
+        spool.put("k1", "listing", {"x": 1}, "velvet")
+        spool.ack("ingest", spool.read("ingest")[0].seq)
+    for worker, n in (("w1", 2), ("w2", 3)):  # scale-out workers' spools (narcwatch.fanin ingests them)
+        with Spool(tmp_path / "spools" / f"{worker}.sqlite") as spool:
+            for i in range(n):
+                spool.put(f"{worker}-{i}", "listing", {"x": i}, "velvet")
+    (tmp_path / "spools" / "broken.sqlite").write_bytes(b"not a database")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "daemon.status.json").write_text(json.dumps(
+        {"heartbeat": time.time(), "memory_kb": {"VmRSS": 2048, "RssAnon": 1024},
+         "ingest": {"items": 5, "pipeline_recycles": 2}}))
+    s = _samples(tmp_path)
+    assert s[("narcwatch_ingest_pending_items", ())] == 5
+    assert s[("narcwatch_ingest_lag_seconds", ())] >= 0
+    assert s[("narcwatch_daemon_memory_bytes", (("kind", "rss"),))] == 2048 * 1024
+    assert s[("narcwatch_daemon_memory_bytes", (("kind", "anon"),))] == 1024 * 1024
+    assert s[("narcwatch_ingest_pipeline_recycles_total", ())] == 2

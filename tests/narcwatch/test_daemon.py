@@ -167,6 +167,7 @@ def test_run_schedules_stops_resumes_and_reports(server: SandboxServer, tmp_path
         assert f'narcwatch_source_healthy{{source="{BROKEN}"}} 0.0' in text
         assert f'narcwatch_source_healthy{{source="{FAST}"}} 1.0' in text
         assert "narcwatch_ingest_lag_seconds" in text and "narcwatch_ingest_items_total" in text
+        assert 'narcwatch_daemon_memory_bytes{kind="anon"}' in text  # the daemon's own heap, for a leak alert
         assert "narcwatch_alert_delivery_latency_seconds_count" in text
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(url + "api/sources/health", timeout=30)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from narcwatch.crawler.models import Post
+import json
+import random
+import string
+from decimal import Decimal
+from pathlib import Path
+
+from narcwatch.crawler.models import Listing, Money, Post
 from narcwatch.crawler.spool import Spool
+from narcwatch.extract.pipeline import build_pipeline
 from narcwatch.index.sqlite import SqliteStore
-from narcwatch.ingest import Ingestor
+from narcwatch.ingest import IngestStats, Ingestor, recycle_pipeline_if_grown
 
 
 def test_source_kind_reaches_extraction(tmp_path):
@@ -22,3 +29,58 @@ def test_source_kind_reaches_extraction(tmp_path):
         spool.close()
     assert seen["telegram"] == ["@fict_drops"]
     assert seen["forum"] == []  # without the cue a bare @name is not claimed as a Telegram handle
+
+
+# -- pipeline recycling (the daemon's memory stays flat) ---------------------------------------
+
+def _listings(n: int) -> list[Listing]:
+    """Listings whose text brings new token strings every time, as scraped text does."""
+    rng = random.Random(8)
+    out = []
+    for i in range(n):
+        words = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(7)) for _ in range(12))
+        out.append(Listing(source="mkt", url=f"http://mkt.example/l/{i}", site_id=str(i), vendor=f"v{i % 7}",
+                           title=f"{i % 5 + 1}g MDMA crystal lot {rng.randrange(10**8)}",
+                           description=f"{words} wallet-free, ships {rng.choice(['NL', 'DE', 'UK'])} "
+                                       f"order {rng.randrange(10**9)} {i % 9 + 1}0 USD",
+                           price=Money(amount=Decimal(f"{i % 90 + 10}.{i % 100:02d}"), currency="USD"),
+                           crawl_id="c1", capture_id=f"cap{i}", capture_sha256="ab" * 32))
+    return out
+
+
+def _ingest(tmp_path: Path, name: str, items: list[Listing], recycle: int) -> tuple[IngestStats, dict, list]:
+    spool = Spool(tmp_path / f"{name}.spool")
+    spool.put_many([(f"c1:listing:{it.key}", "listing", it.model_dump(mode="json"), it.source) for it in items])
+    store = SqliteStore(tmp_path / f"{name}.sqlite")
+    try:
+        stats = Ingestor(spool, store, batch_size=40, recycle_strings=recycle).drain()
+        docs = sorted((d["key"], json.dumps(d, sort_keys=True, default=str)) for d in store.iter_documents())
+        return stats, store.counts(), [docs, [e.model_dump(exclude={"id", "at"}) for e in store.events(limit=10**6)]]
+    finally:
+        store.close()
+        spool.close()
+
+
+def test_recycling_the_pipeline_loses_and_duplicates_nothing(tmp_path):
+    items = _listings(160)
+    build_pipeline.cache_clear()
+    stats, counts, facts = _ingest(tmp_path, "recycled", items, recycle=300)
+    assert stats.pipeline_recycles >= 3  # the vocabulary passed 300 strings several times
+    assert stats.items == 160 and stats.rejected == 0
+    assert counts["listings"] == 160 and counts["snapshots"] == 160  # every listing once, one snapshot each
+    assert all('"MDMA"' in doc for _, doc in facts[0])  # extraction ran on every one
+    build_pipeline.cache_clear()
+    plain_stats, plain_counts, plain_facts = _ingest(tmp_path, "plain", items, recycle=10**9)
+    assert plain_stats.pipeline_recycles == 0
+    assert (counts, facts) == (plain_counts, plain_facts)  # a fresh pipeline extracts exactly the same facts
+
+
+def test_recycle_only_past_the_limit():
+    build_pipeline.cache_clear()
+    assert recycle_pipeline_if_grown(10) is False  # nothing built yet: nothing to drop
+    nlp = build_pipeline()
+    nlp.make_doc(" ".join(f"tok{i}" for i in range(50)))
+    assert recycle_pipeline_if_grown(10**6) is False and build_pipeline() is nlp
+    assert recycle_pipeline_if_grown(10) is True
+    fresh = build_pipeline()
+    assert fresh is not nlp and len(fresh.vocab.strings) < len(nlp.vocab.strings)

@@ -214,3 +214,42 @@ def test_apply_templates_reports_an_unreachable_cluster(tmp_path: Path) -> None:
              "--url", f"http://127.0.0.1:{port}")
     assert r.exit_code == 1
     assert "cannot reach opensearch" in r.output
+
+
+# -- the compose file against the Compose Specification's JSON schema -----------------------------
+# check-jsonschema vendors the compose-spec schema (``vendor.compose-spec``): validated
+# offline, with the same schema `docker compose config` applies before interpolation.
+
+def _validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    pytest.importorskip("check_jsonschema", reason="check-jsonschema (test extra) not installed")
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                           str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_compose_file_matches_the_compose_spec_schema() -> None:
+    r = _validate_compose(COMPOSE)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("broken", [
+    "services:\n  a:\n    image: x\n    depends_on: 5\n",  # wrong type
+    "services:\n  a:\n    image: x\n    restart_policy: always\n",  # unknown key (a typo of deploy.restart_policy)
+    "services:\n  a:\n    image: x\n    healthcheck:\n      test: 3\n",
+])
+def test_the_schema_check_rejects_a_broken_compose_file(tmp_path: Path, broken: str) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(broken, encoding="utf-8")
+    assert _validate_compose(path).returncode != 0
+
+
+def test_scale_out_workers_share_the_daemons_data_volume(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    run, worker = services["run"], services["worker"]
+    data = "narcwatch-data:/var/lib/narcwatch/data"
+    assert data in run["volumes"] and data in worker["volumes"]  # <data>/spools/ is where run ingests from
+    assert run["environment"]["NARCWATCH_DATA_DIR"] == worker["environment"]["NARCWATCH_DATA_DIR"]
+    assert "NARCWATCH_REDIS_URL" in run["environment"]
+    script = " ".join(worker["command"])
+    assert "--worker" in script and "narcwatch.ingest" not in script and "--data-dir" not in script
