@@ -22,12 +22,19 @@ from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 
-from narcwatch.crawler.distributed import WORKER_SPOOLS, round_of
+from narcwatch.crawler.distributed import round_of
 from narcwatch.crawler.spool import Spool
 from narcwatch.extract.rates import RateProvider
 from narcwatch.index.models import ChangeEvent
 from narcwatch.index.store import Store
-from narcwatch.ingest import RECYCLE_STRINGS, STORE_UNAVAILABLE, IngestStats, Ingestor
+from narcwatch.ingest import (
+    RECYCLE_STRINGS,
+    STORE_UNAVAILABLE,
+    IngestStats,
+    Ingestor,
+    poll_forever,
+    store_unavailable,
+)
 
 __all__ = ["FanInIngestor"]
 
@@ -135,25 +142,11 @@ class FanInIngestor:
         try:
             return self.run_once()
         except STORE_UNAVAILABLE as exc:
-            stats = self.main.stats
-            stats.store_errors += 1
-            msg = f"index unavailable: {type(exc).__name__}: {exc}"[:300]
-            if msg not in stats.health:  # what daemon.status.json and `sources status` show
-                stats.health = [*stats.health[-9:], msg]
-            log.error("ingest: %s; the batch stays in its spool and is retried", msg)
+            store_unavailable(self.main.stats, exc)
             return None
 
     def run_forever(self, stop: threading.Event, poll: float = 0.5, backoff_max: float = 30.0) -> None:
-        delay = poll
-        while not stop.is_set():
-            n = self.try_once()
-            if n is None:
-                stop.wait(delay)
-                delay = min(backoff_max, delay * 2)
-                continue
-            delay = poll
-            if not n:
-                stop.wait(poll)
+        poll_forever(self.try_once, stop, poll, backoff_max)
 
     def close(self) -> None:
         """Close the worker spools (the daemon's own spool belongs to whoever opened it)."""

@@ -196,24 +196,37 @@ class Ingestor:
         try:
             return self.run_once()
         except STORE_UNAVAILABLE as exc:
-            self.stats.store_errors += 1
-            msg = f"index unavailable: {type(exc).__name__}: {exc}"[:300]
-            if msg not in self.stats.health:
-                self.stats.health = [*self.stats.health[-9:], msg]
-            log.error("ingest: %s; the batch stays in the spool and is retried", msg)
+            store_unavailable(self.stats, exc)
             return None
 
     def run_forever(self, stop: threading.Event, poll: float = 0.5, backoff_max: float = 30.0) -> None:
+        poll_forever(self.try_once, stop, poll, backoff_max)
+
+
+def store_unavailable(stats: IngestStats, exc: BaseException) -> None:
+    """Count an index outage where health reads it (``daemon.status.json``, ``sources
+    status``); the batch stays unacknowledged in its spool and is read again."""
+    stats.store_errors += 1
+    msg = f"index unavailable: {type(exc).__name__}: {exc}"[:300]
+    if msg not in stats.health:
+        stats.health = [*stats.health[-9:], msg]
+    log.error("ingest: %s; the batch stays in the spool and is retried", msg)
+
+
+def poll_forever(try_once: Callable[[], int | None], stop: threading.Event, poll: float = 0.5,
+                 backoff_max: float = 30.0) -> None:
+    """Ingest until ``stop``: sleep ``poll`` when idle, back off up to ``backoff_max`` while
+    the store is down (``try_once`` returns None)."""
+    delay = poll
+    while not stop.is_set():
+        n = try_once()
+        if n is None:
+            stop.wait(delay)
+            delay = min(backoff_max, delay * 2)
+            continue
         delay = poll
-        while not stop.is_set():
-            n = self.try_once()
-            if n is None:  # back off while the store is down, up to backoff_max
-                stop.wait(delay)
-                delay = min(backoff_max, delay * 2)
-                continue
-            delay = poll
-            if not n:
-                stop.wait(poll)
+        if not n:
+            stop.wait(poll)
 
 
 def ingest_items(store: Store, items: Sequence[Listing | Post | VendorProfile],

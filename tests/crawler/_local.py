@@ -60,8 +60,11 @@ def serve_market(market: Market) -> tuple[ThreadingHTTPServer, int]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             status, body = market.page(self.path)
-            data = body.encode()
             self.send_response(status)
+            if status in (301, 302, 303, 307, 308):  # a redirect's "body" is its Location
+                self.send_header("Location", body)
+                body = ""
+            data = body.encode()
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

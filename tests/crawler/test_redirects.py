@@ -7,8 +7,6 @@ could never fire for such a market) and every resume fetched the whole site agai
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from narcwatch.crawler.paths import DataDir
 from narcwatch.crawler.runner import crawl_source
 from narcwatch.crawler.spool import Spool
 
-from ._local import ONION, PROFILE, Market, serve_socks
+from ._local import ONION, PROFILE, Market, serve_market, serve_socks
 
 pytestmark = pytest.mark.server
 
@@ -42,33 +40,10 @@ class RedirectingMarket(Market):
         return status, body.replace("href='/item/", "href='/old/")
 
 
-def _serve(market: Market) -> tuple[ThreadingHTTPServer, int]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, body = market.page(self.path)
-            self.send_response(status)
-            if status in (301, 302):
-                self.send_header("Location", body)
-                body = ""
-            data = body.encode()
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.server_address[1]
-
-
 @pytest.mark.parametrize("alias", [False, True], ids=["redirect", "two-links-one-target"])
 def test_redirected_listings_complete_the_crawl_and_are_not_refetched_on_resume(tmp_path: Path, alias: bool) -> None:
     market = RedirectingMarket(n=12, per_page=5, alias=alias)
-    http, port = _serve(market)
+    http, port = serve_market(market)
     socks = serve_socks(port)
     assert socks.server is not None
     profiles = tmp_path / "profiles"
