@@ -19,8 +19,9 @@ import sqlite3
 import statistics
 import threading
 import time
+import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +120,8 @@ class SqliteStore:
         self._lock = threading.RLock()
         self.columns = columns  # keep an in-memory column snapshot for filters and facets
         self._gen = 0  # bumped by every own write: a column snapshot is valid for one (gen, data_version)
+        #: set inside ``_writing`` by a write that can update the column snapshot in place
+        self._delta: list[Callable[[ColumnSnapshot], None]] | None = None
         self._cols: ColumnSnapshot | None = None
         self._loading: threading.Thread | None = None
         self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
@@ -139,9 +142,14 @@ class SqliteStore:
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the store lock. Afterwards the in-memory column
-        snapshot is stale whether the write committed or not (over-reporting is cheap)."""
+        """One write transaction under the store lock. A write that describes its change to
+        ``docs``/``terms`` in ``self._delta`` keeps a current column snapshot current (the
+        delta is laid over it after COMMIT); any other write, or a rollback, leaves the
+        snapshot stale until rebuilt (over-reporting is cheap)."""
         with self._lock:
+            cols = self._cols
+            fresh = cols is not None and cols.stamp == self._stamp()
+            self._delta = None
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -152,6 +160,15 @@ class SqliteStore:
             finally:
                 self._gen += 1
                 self._changed_at = time.monotonic()
+            delta, self._delta = self._delta, None
+            if fresh and delta is not None and cols is not None:
+                try:
+                    for step in delta:
+                        step(cols)
+                except Exception as e:  # the data is committed; only the accelerator is off
+                    warnings.warn(f"column snapshot left stale after a write: {e!r}", RuntimeWarning, stacklevel=3)
+                else:
+                    cols.stamp = self._stamp()
 
     def _migrate(self) -> None:
         with self._lock:
@@ -308,6 +325,7 @@ class SqliteStore:
         db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
                        "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)
         new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
+        delta_rows, delta_drop = [], []  # for the column snapshot (DELTA_COLUMNS order)
         for key, d in p.docs.items():
             rid = rid_of[key]
             cols = (d["key"].lower(), d["type"], d["source"].lower(), _lc(d["vendor"]), _lc(d["category"]),
@@ -317,6 +335,7 @@ class SqliteStore:
                     seq_of[d["snapshot_id"]])
             old = olds.get(key)
             terms = _multi(d)
+            delta_rows.append((rid, *cols[1:6], *cols[10:14], cols[17], cols[18], cols[14], cols[15], 0))
             if old is None:
                 new_rows.append((rid, key, *cols))
                 fts_add.append((rid, cols[8], cols[9]))
@@ -326,9 +345,11 @@ class SqliteStore:
             if (old.title, old.text) != (cols[8], cols[9]):
                 fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
-            if _multi(old.doc) != terms:
+            old_terms = _multi(old.doc)
+            if old_terms != terms:
                 term_del.append((rid,))
                 term_add += [(f, v, rid) for f, v in terms]
+                delta_drop += [(f, v, rid) for f, v in old_terms]
         db.executemany(
             """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
                    capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
@@ -361,6 +382,7 @@ class SqliteStore:
             [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
               s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings])
         self._write_events(p.events)
+        self._delta = [lambda c: c.upsert(delta_rows, delta_drop, term_add)]
 
     def _write_events(self, events: Sequence[ChangeEvent]) -> None:
         self._db.executemany(
@@ -372,6 +394,7 @@ class SqliteStore:
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
         with self._writing() as db:
+            self._delta = []
             if db.execute("SELECT 1 FROM crawls WHERE source=? AND crawl_id=?", (source, crawl_id)).fetchone():
                 return []  # the same crawl ended twice: nothing new (the transaction commits empty)
             db.execute("INSERT INTO crawls VALUES (?,?,?,?)", (source, crawl_id, int(complete), iso(at)))
@@ -387,6 +410,8 @@ class SqliteStore:
                     events.append(removal_event(d, crawl_id, iso(at), d["missed"]))
                 db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
                 self._write_events(events)
+                gone_rids = [r[0] for r in gone]
+                self._delta.append(lambda c: c.set_flags(gone_rids, removed=1, available=0))
         return events
 
     # --- reads -----------------------------------------------------------------------
@@ -750,6 +775,12 @@ class SqliteStore:
             db.executemany("""UPDATE docs SET last_crawl=?, missed=0, last_seen=max(last_seen, ?)
                               WHERE key=? AND removed=0 AND last_seen <= ?""", rows)
             changed = db.total_changes - before
+            keys = sorted({r[2] for r in rows})
+            now: list[tuple[int, str]] = []
+            for chunk in _chunks(keys):
+                now += db.execute(f"SELECT rid, last_seen FROM docs WHERE key IN ({','.join('?' * len(chunk))})",
+                                  chunk).fetchall()
+            self._delta = [lambda c: c.set_dates("last_seen", now)]
         return changed
 
     # re-extraction (narcwatch.reextract) ----------------------------------------------

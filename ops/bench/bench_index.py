@@ -1,8 +1,14 @@
 """Index benchmarks: SQLite ingest rate, search p95 on a large store, vendor history, disk.
 
-Synthetic, seeded corpus (fictional markets/vendors; a sandbox-generated corpus can
-replace it later). ``NW_BENCH_LISTINGS`` sets the store size (default 1,000,000).
-Only ``store.ingest`` / ``store.search`` calls are timed, not item generation.
+The corpus is sandbox-generated (``sandbox_batches``): the listings of
+``World(seed=7, size=N)`` as its three markets show them (titles, free-text
+descriptions with tier prices, vendors, ships-from/to, USD/EUR/RUB prices; English and
+Russian), each observed once at its creation time, with the extraction a perfect
+pipeline would give built from the sandbox's ground truth (``listing_facts``).
+``NW_BENCH_CORPUS=synthetic`` switches back to the old 15-word synthetic corpus
+(``batches``), kept only to compare with figures measured before. ``NW_BENCH_LISTINGS``
+sets the store size (default 1,000,000). Only ``store.ingest`` / ``store.search`` calls
+are timed, not item generation.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from narcwatch.crawler.models import Listing, Money
-from narcwatch.extract.models import Extraction, Offer, SubstanceMention
+from narcwatch.extract.models import Extraction, Identifier, IdentifierKind, Offer, SubstanceClass, SubstanceMention, Wallet
 from narcwatch.index.documents import dumps
 from ops.bench.harness import Result
 
@@ -30,6 +37,7 @@ SUBSTANCES = [("etonitazene", "nitazene"), ("protonitazene", "nitazene"), ("meto
 COUNTRIES = ["NL", "DE", "UK", "US", "CA", "ES", "FR", "PL", "CN", "IN", "AU", "BE"]
 WORDS = "pure stealth fast lab grade tested crystal powder bulk sample premium restock discount escrow vacuum sealed".split()
 T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+_IDENT_KINDS = {k.value for k in IdentifierKind}
 
 
 def batches(n: int, size: int = 1000, seed: int = 7) -> "list[list[tuple[Listing, Extraction]]]":
@@ -54,6 +62,114 @@ def batches(n: int, size: int = 1000, seed: int = 7) -> "list[list[tuple[Listing
                              ships_from=[frm, "EU"] if frm in ("NL", "DE", "ES", "FR", "PL", "BE") else [frm])
             batch.append((item, ext))
         yield batch
+
+
+def sandbox_batches(n: int, size: int = 1000, seed: int = 7, recrawl_after: float | None = None,
+                    ) -> "Iterator[list[tuple[Listing, Extraction]]]":
+    """``n`` sandbox listings in batches, markets interleaved as a crawler's spool has them.
+
+    Listing ``j`` of each market is seen at its creation hour (so first/last seen spread
+    over the 83 days before the sandbox epoch) in the crawl of that day. With
+    ``recrawl_after`` every listing is instead seen that many hours later, in a second
+    crawl: prices follow the sandbox's price epochs and sold-out states, so re-ingesting
+    it over a loaded store exercises PRICE_CHANGED / TEXT_CHANGED and unchanged snapshots.
+    """
+    from narcwatch.index.documents import stable_id
+    from narcwatch.sandbox import lexicon
+    from narcwatch.sandbox.clock import EPOCH
+    from narcwatch.sandbox.listings import description, listing_facts
+    from narcwatch.sandbox.world import World
+
+    world = World(seed, size=max(n, 50))
+    ls = world.listings
+    markets = list(world.markets.values())
+    classes = {c.value for c in SubstanceClass}
+    batch: list[tuple[Listing, Extraction]] = []
+    made = 0
+    for j in range(max(m.n0 for m in markets)):
+        for m in markets:
+            if made >= n:
+                break
+            d = ls.get(m.id, j) if j < m.n0 else None
+            if d is None:
+                continue
+            hours = d.created + (recrawl_after or 0.0)
+            day = int(hours // 24)
+            at = EPOCH + timedelta(hours=hours)
+            facts = listing_facts(ls, d, hours, m.currency)
+            rate = Decimal(str(world.rate(m.currency, hours)))
+            offers = []
+            for o in facts["offers"]:  # type: ignore[attr-defined]
+                price, qty = Decimal(o["price"]), Decimal(o["quantity"])
+                usd = (price / rate).quantize(Decimal("0.01"))
+                offers.append(Offer(start=0, end=1, quantity=qty, unit=o["unit"], price=price, currency=m.currency,
+                                    usd=usd, usd_per_unit=(usd / qty).quantize(Decimal("0.0001"))))
+            subs = [SubstanceMention(canonical=s["canonical"], start=0, end=1, cas=s["cas"],
+                                     **{"class": s["class"] if s["class"] in classes else "other"})
+                    for s in facts["substances"]]  # type: ignore[attr-defined]
+            wallets = [Wallet(start=0, end=1, chain=w["chain"], network=w["network"], address=w["address"],
+                              kind=w["kind"]) for w in facts["wallets"]]  # type: ignore[attr-defined]
+            idents = [Identifier(start=0, end=1, kind=i["kind"], value=i["value"])
+                      for i in facts["identifiers"] if i["kind"] in _IDENT_KINDS]  # type: ignore[attr-defined]
+            text = description(ls, d, hours, m.currency)
+            crawl = f"{m.id}-{day}"
+            item = Listing(source=m.id, site_id=d.site_id, url=f"http://{m.onion}/listing/{d.site_id}", crawl_id=crawl,
+                           seen_at=at, title=d.title, vendor=d.account.handle,
+                           category=lexicon.CATEGORIES[d.category], price=Money(amount=offers[0].price, currency=m.currency),
+                           ships_from=d.ships_from, ships_to=d.ships_to, description=text,
+                           available=ls.available(d, hours), language=m.language,
+                           capture_id=stable_id("cap", m.id, d.site_id, crawl), capture_sha256=stable_id(text) * 2)
+            ext = Extraction(substances=subs, offers=offers, wallets=wallets, identifiers=idents,
+                             ships_from=[d.ships_from_code], ships_to=list(d.ships_to_codes))
+            batch.append((item, ext))
+            made += 1
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if made >= n:
+            break
+    if batch:
+        yield batch
+
+
+def sandbox_vendors(n: int, count: int = 20, seed: int = 7) -> list[str]:
+    """``count`` vendor handles of the n-listing world that have listings (for vendor history)."""
+    from narcwatch.sandbox.world import World
+
+    world = World(seed, size=max(n, 50))
+    handles = sorted({a.handle for m in world.markets for a in world.accounts(m)})
+    return random.Random(seed).sample(handles, min(count, len(handles)))
+
+
+def corpus_batches(n: int, recrawl_after: float | None = None) -> "Iterator[list[tuple[Listing, Extraction]]]":
+    """The benchmark corpus. With ``NW_BENCH_STORE`` the sandbox corpus is generated once
+    (about 0.5 ms a listing) into ``corpus-N-seed7[-recrawl].pickle`` there and streamed
+    from it afterwards: item generation is never timed, but it need not be waited for twice."""
+    if os.environ.get("NW_BENCH_CORPUS") == "synthetic":
+        yield from batches(n)
+        return
+    keep = os.environ.get("NW_BENCH_STORE")
+    if not keep:
+        yield from sandbox_batches(n, recrawl_after=recrawl_after)
+        return
+    import pickle
+
+    tag = f"-recrawl{recrawl_after:g}" if recrawl_after else ""
+    path = Path(keep) / f"corpus-{n}-seed7{tag}.pickle"
+    done = path.with_suffix(".done")
+    if done.exists():
+        with path.open("rb") as f:
+            while True:
+                try:
+                    yield pickle.load(f)
+                except EOFError:
+                    return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for b in sandbox_batches(n, recrawl_after=recrawl_after):
+            pickle.dump(b, f, protocol=pickle.HIGHEST_PROTOCOL)
+            yield b
+    done.write_text(f"{n}\n")
 
 
 MIX = [  # the fixed mix: text, filter, range, facet
