@@ -126,15 +126,19 @@ def _vendor(out: Plan, known: Known, doc: dict[str, Any], sid: str, profile: Ven
     lc, source = handle.lower(), doc["source"]
     sources = known.vendor_sources.setdefault(lc, set())
     vid = (source, lc)
-    row = out.vendors.get(vid) or {"source": source, "handle_lc": lc, "handle": handle, "first_seen": doc["seen_at"],
-                                   "last_seen": doc["seen_at"], "capture_id": doc["capture_id"],
-                                   "capture_sha256": doc["capture_sha256"], "profile": None}
-    row["first_seen"] = min(row["first_seen"], doc["seen_at"])
-    row["last_seen"] = max(row["last_seen"], doc["seen_at"])
+    seen = doc["seen_at"]
+    row = out.vendors.get(vid)
+    if row is None:
+        row = out.vendors[vid] = {"source": source, "handle_lc": lc, "handle": handle, "first_seen": seen,
+                                  "last_seen": seen, "capture_id": doc["capture_id"],
+                                  "capture_sha256": doc["capture_sha256"], "profile": None}
+    elif seen < row["first_seen"]:
+        row["first_seen"] = seen
+    elif seen > row["last_seen"]:
+        row["last_seen"] = seen
     if profile is not None:
         row["profile"] = {"pgp_key": profile.pgp_key, "joined": profile.joined, "sales": profile.sales,
                           "feedback": profile.feedback, "description": profile.description, "url": profile.url}
-    out.vendors[vid] = row
     if source in sources:
         return
     vdoc = {**doc, "vendor": handle}

@@ -246,7 +246,7 @@ def _load(store: "SqliteStore", n: int, out: list[Result]) -> None:
         t = time.perf_counter()
         store.ingest(b)
         spent += time.perf_counter() - t
-    phases = {k: round((store.ingest_seconds[k] - before[k]) / n * 1e6, 1) for k in ("lookup", "plan", "write", "commit")}
+    phases = {k: round((store.ingest_seconds[k] - before[k]) / n * 1e6, 1) for k in ("lookup", "plan", "write", "commit", "columns")}
     out.append(Result("index.sqlite.ingest", n / spent, "listings/s",
                       f"{n:,} new listings, batches of 1000, FTS5 + terms + snapshots + events + column snapshot",
                       {"us_per_listing": phases}))
@@ -257,7 +257,7 @@ def _load(store: "SqliteStore", n: int, out: list[Result]) -> None:
             t = time.perf_counter()
             events += len(store.ingest(b))
             spent += time.perf_counter() - t
-        phases = {k: round((store.ingest_seconds[k] - before[k]) / m * 1e6, 1) for k in ("lookup", "plan", "write", "commit")}
+        phases = {k: round((store.ingest_seconds[k] - before[k]) / m * 1e6, 1) for k in ("lookup", "plan", "write", "commit", "columns")}
         out.append(Result("index.sqlite.ingest.recrawl", m / spent, "listings/s",
                           f"{m:,} known listings seen again 300 h later: change detection over the loaded store",
                           {"us_per_listing": phases, "events": events}))
