@@ -239,12 +239,20 @@ class ColumnSnapshot:
         if name in self.codes:
             codes = self.codes[name][mask]
             counts = np.bincount(codes[codes >= 0], minlength=len(self.values[name]))
-            pairs = [(self.values[name][i], int(c)) for i in np.flatnonzero(counts) for c in (counts[i],)]
+            values = self.values[name]
         elif name in self.postings:
-            pairs = [(v, int(np.count_nonzero(mask[rids]))) for v, rids in self.postings[name].items()]
-            pairs = [p for p in pairs if p[1]]
+            values = list(self.postings[name])
+            counts = np.fromiter((np.count_nonzero(mask[rids]) for rids in self.postings[name].values()),
+                                 dtype=np.int64, count=len(values))
         else:
             raise Unsupported(name)
+        if size <= 0:
+            return []
+        nz = np.flatnonzero(counts)
+        if len(nz) > size:  # only values counted at least as often as the size-th can be listed (ties kept)
+            cut = np.partition(counts[nz], len(nz) - size)[len(nz) - size]
+            nz = nz[counts[nz] >= cut]
+        pairs = [(values[i], int(counts[i])) for i in nz.tolist()]
         pairs.sort(key=lambda p: (-p[1], p[0]))
         return pairs[:size]
 
