@@ -126,7 +126,8 @@ class SqliteStore:
         self._loading: threading.Thread | None = None
         self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
         #: a text node's rowids are read into the column snapshot's mask up to this many matches
-        self.text_rids_cap = 250_000
+        #: (past it facets and filters fall back to SQL, which is slower still: keep it high)
+        self.text_rids_cap = 1_000_000
         #: seconds without writes before a stale snapshot is rebuilt (a store under steady
         #: ingest answers from SQL rather than reloading a million rows after every batch)
         self.columns_settle = 2.0
@@ -524,20 +525,31 @@ class SqliteStore:
             return None  # a pure text query counts and ranks on FTS5 directly
         db = self._db
 
-        def text_rids(node: Text) -> np.ndarray:
+        def fts_rids(expr: str) -> np.ndarray:
             # one FTS5 pass up to the cap (no separate count first), handed over as one JSON
             # array: a tuple per row costs twice the FTS5 work itself at 80,000 matches
             cap = self.text_rids_cap
             body = db.execute("SELECT json_group_array(rowid) FROM (SELECT rowid FROM docs_fts WHERE docs_fts "
-                              "MATCH ? LIMIT ?)", [fts_expression(node), cap + 1]).fetchone()[0]
+                              "MATCH ? LIMIT ?)", [expr, cap + 1]).fetchone()[0]
             rids = np.array(json.loads(body), dtype=np.int64)
             if len(rids) > cap:
                 raise Unsupported("text matches too many rows to fetch")
             return rids
 
-        cols.text = text_rids
+        cols.text = lambda node: fts_rids(fts_expression(node))
         try:
-            return cols.mask(pq.root)
+            texts = [n for n in items if isinstance(n, Text)]
+            if len(texts) < 2 or len(items) == 1:
+                return cols.mask(pq.root)
+            # required text terms (``top quality``) are intersected by FTS5 in one MATCH: each
+            # alone may match most of the store, their conjunction far less
+            out = np.zeros(cols.size, dtype=bool)
+            out[fts_rids(" AND ".join(f"({fts_expression(t)})" for t in texts))] = True
+            out &= cols.alive
+            for n in items:
+                if not isinstance(n, Text):
+                    out &= cols.mask(n)
+            return out
         except Unsupported:
             return None
         finally:

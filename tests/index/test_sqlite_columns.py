@@ -64,6 +64,9 @@ _QUERIES = [
     Q("substance:coc?ine"), Q("ships_to:ww"), Q("event:NEW"), Q("market:delta", facets=("type", "source")),
     Q("crystal", facets=("market", "class")), Q("crystal AND price:<30", facets=("vendor",)),
     Q("crystal AND price:<30", sort="-price"), Q("wallet:*", facets=("wallet",)), Q("key:alpha\\:1"),
+    # several required text terms: one FTS5 MATCH for their conjunction, then the filters
+    Q("crystal lot", facets=("vendor", "class")), Q("bulk crystal AND price:<30"),
+    Q('"bulk crystal" lot AND -currency:eur', facets=("market",)), Q("crystal lot AND NOT vendor:vend1", sort="-price"),
 ]
 
 
@@ -164,7 +167,9 @@ def test_incremental_snapshot_equals_a_rebuilt_one_after_every_step(tmp_path: Pa
 
 
 _ORACLE = ["crystal", "crystal lot", '"bulk crystal" lot', "title:bulk AND text:stealth", "lot AND NOT crystal",
-           "etonitazene OR class:stimulant", "crystal AND vendor:vend1", "-crystal", "crystal AND price:<30 AND -eur"]
+           "etonitazene OR class:stimulant", "crystal AND vendor:vend1", "-crystal", "crystal AND price:<30 AND -eur",
+           # NOT over a field some documents lack: those documents match it
+           '"bulk crystal" lot AND -currency:eur', "-vendor:vend1", "NOT category:stims"]
 
 
 @pytest.mark.parametrize("query", _ORACLE)
