@@ -172,14 +172,26 @@ def item_document(item: Listing | Post | VendorProfile, ext: Extraction | None) 
         price, price_usd, ppg_listing = None, None, None
         raw_from, raw_to, available, category = [], [], True, None
     offers = ext.offers
-    per_gram = [g for g in (_per_gram(o) for o in offers) if g is not None and g > 0] if offers else []
+    per_gram: list[Decimal] = []
+    per_piece: list[Decimal] = []
+    if offers:  # one pass: a unit decides which of the two (if any) an offer can give
+        for o in offers:
+            u = o.unit
+            u = u.lower() if u else ""
+            if u in MASS_UNITS:
+                g = _per_gram(o)
+                if g is not None and g > 0:
+                    per_gram.append(g)
+            elif u in _PIECE_UNITS:
+                pc = _per_piece(o)
+                if pc is not None and pc > 0:
+                    per_piece.append(pc)
     if ppg_listing is not None and ppg_listing > 0:
         per_gram.append(ppg_listing)
-    per_piece = [p for p in (_per_piece(o) for o in offers) if p is not None and p > 0] if offers else []
     if price_usd is None and price is not None:
-        same = [o.usd for o in ext.offers if o.usd is not None and o.price == price.amount
-                and (o.currency or "").upper() == price.currency]
-        price_usd = same[0] if same else None
+        amount, cur = price.amount, price.currency
+        price_usd = next((o.usd for o in offers if o.usd is not None and o.price == amount
+                          and (o.currency or "").upper() == cur), None)
     if ext.wallets or ext.identifiers:
         wallets = _dedupe(w.address for w in ext.wallets)
         pgp = _dedupe(i.value.replace(" ", "").upper() for i in ext.identifiers if i.kind in _PGP_KINDS)

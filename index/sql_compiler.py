@@ -55,7 +55,9 @@ def _c(node: Node, params: list[Any]) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(_c(n, params) for n in node.items) + ")"
     if isinstance(node, Not):
-        return f"(NOT {_c(node.item, params)})"
+        # a comparison with a NULL column is NULL, and NOT NULL is NULL: without coalesce
+        # ``-currency:eur`` would drop the documents that have no currency, which match it
+        return f"(NOT coalesce({_c(node.item, params)}, 0))"
     if isinstance(node, Text):
         params.append(fts_expression(node))
         return "d.rid IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)"

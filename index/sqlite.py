@@ -19,8 +19,9 @@ import sqlite3
 import statistics
 import threading
 import time
+import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -121,9 +122,14 @@ class SqliteStore:
         self._lock = threading.RLock()
         self.columns = columns  # keep an in-memory column snapshot for filters and facets
         self._gen = 0  # bumped by every own write: a column snapshot is valid for one (gen, data_version)
+        #: set inside ``_writing`` by a write that can update the column snapshot in place
+        self._delta: list[Callable[[ColumnSnapshot], None]] | None = None
         self._cols: ColumnSnapshot | None = None
         self._loading: threading.Thread | None = None
         self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
+        #: a text node's rowids are read into the column snapshot's mask up to this many matches
+        #: (past it facets and filters fall back to SQL, which is slower still: keep it high)
+        self.text_rids_cap = 1_000_000
         #: seconds without writes before a stale snapshot is rebuilt (a store under steady
         #: ingest answers from SQL rather than reloading a million rows after every batch)
         self.columns_settle = 2.0
@@ -132,6 +138,9 @@ class SqliteStore:
         self._hl_rids: set[int] = set()
         self._db.create_function("nw_in_set", 1, self._hl_rids_has)
         self._changed_at, self._seen_dv = 0.0, -1
+        #: wall seconds spent per ingest phase since the store was opened, and items ingested
+        #: (the benchmark's per-phase figure; cheap enough to keep always on)
+        self.ingest_seconds: dict[str, float] = dict.fromkeys(("lookup", "plan", "write", "commit", "columns", "items"), 0.0)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
             self._db.execute(f"PRAGMA {pragma}")
@@ -141,9 +150,14 @@ class SqliteStore:
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the store lock. Afterwards the in-memory column
-        snapshot is stale whether the write committed or not (over-reporting is cheap)."""
+        """One write transaction under the store lock. A write that describes its change to
+        ``docs``/``terms`` in ``self._delta`` keeps a current column snapshot current (the
+        delta is laid over it after COMMIT); any other write, or a rollback, leaves the
+        snapshot stale until rebuilt (over-reporting is cheap)."""
         with self._lock:
+            cols = self._cols
+            fresh = cols is not None and cols.stamp == self._stamp()
+            self._delta = None
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -154,6 +168,17 @@ class SqliteStore:
             finally:
                 self._gen += 1
                 self._changed_at = time.monotonic()
+            delta, self._delta = self._delta, None
+            if fresh and delta is not None and cols is not None:
+                t = time.perf_counter()
+                try:
+                    for step in delta:
+                        step(cols)
+                except Exception as e:  # the data is committed; only the accelerator is off
+                    warnings.warn(f"column snapshot left stale after a write: {e!r}", RuntimeWarning, stacklevel=3)
+                else:
+                    cols.stamp = self._stamp()
+                self.ingest_seconds["columns"] += time.perf_counter() - t
 
     def _migrate(self) -> None:
         with self._lock:
@@ -223,10 +248,23 @@ class SqliteStore:
         """One transaction per batch: plan against what is stored, then write everything."""
         if not batch:
             return []
+        clock = time.perf_counter
+        columns = self.ingest_seconds["columns"]
+        t0 = clock()
         with self._writing():
             known, olds = self._known(batch)
+            t1 = clock()
             p = plan(batch, known)
+            t2 = clock()
             self._write(p, olds)
+            t3 = clock()
+        t4 = clock()
+        ph = self.ingest_seconds
+        ph["lookup"] += t1 - t0
+        ph["plan"] += t2 - t1
+        ph["write"] += t3 - t2
+        ph["commit"] += t4 - t3 - (ph["columns"] - columns)  # COMMIT: FTS5 flushes its segment, WAL write
+        ph["items"] += len(batch)
         return p.events
 
     # --- column snapshot ---------------------------------------------------------------
@@ -310,6 +348,7 @@ class SqliteStore:
         db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
                        "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)
         new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
+        delta_rows, delta_drop = [], []  # for the column snapshot (DELTA_COLUMNS order)
         for key, d in p.docs.items():
             rid = rid_of[key]
             cols = (d["key"].lower(), d["type"], d["source"].lower(), _lc(d["vendor"]), _lc(d["category"]),
@@ -319,6 +358,7 @@ class SqliteStore:
                     seq_of[d["snapshot_id"]])
             old = olds.get(key)
             terms = _multi(d)
+            delta_rows.append((rid, *cols[1:6], *cols[10:14], cols[17], cols[18], cols[14], cols[15], 0))
             if old is None:
                 new_rows.append((rid, key, *cols))
                 fts_add.append((rid, cols[8], cols[9]))
@@ -328,9 +368,11 @@ class SqliteStore:
             if (old.title, old.text) != (cols[8], cols[9]):
                 fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
-            if _multi(old.doc) != terms:
+            old_terms = _multi(old.doc)
+            if old_terms != terms:
                 term_del.append((rid,))
                 term_add += [(f, v, rid) for f, v in terms]
+                delta_drop += [(f, v, rid) for f, v in old_terms]
         db.executemany(
             """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
                    capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
@@ -363,6 +405,7 @@ class SqliteStore:
             [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
               s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings])
         self._write_events(p.events)
+        self._delta = [lambda c: c.upsert(delta_rows, delta_drop, term_add)]
 
     def _write_events(self, events: Sequence[ChangeEvent]) -> None:
         self._db.executemany(
@@ -374,6 +417,7 @@ class SqliteStore:
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
         with self._writing() as db:
+            self._delta = []
             if db.execute("SELECT 1 FROM crawls WHERE source=? AND crawl_id=?", (source, crawl_id)).fetchone():
                 return []  # the same crawl ended twice: nothing new (the transaction commits empty)
             db.execute("INSERT INTO crawls VALUES (?,?,?,?)", (source, crawl_id, int(complete), iso(at)))
@@ -389,6 +433,8 @@ class SqliteStore:
                     events.append(removal_event(d, crawl_id, iso(at), d["missed"]))
                 db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
                 self._write_events(events)
+                gone_rids = [r[0] for r in gone]
+                self._delta.append(lambda c: c.set_flags(gone_rids, removed=1, available=0))
         return events
 
     # --- reads -----------------------------------------------------------------------
@@ -481,16 +527,31 @@ class SqliteStore:
             return None  # a pure text query counts and ranks on FTS5 directly
         db = self._db
 
-        def text_rids(node: Text) -> np.ndarray:
-            expr = fts_expression(node)
-            if int(db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?", [expr]).fetchone()[0]) > 250_000:
+        def fts_rids(expr: str) -> np.ndarray:
+            # one FTS5 pass up to the cap (no separate count first), handed over as one JSON
+            # array: a tuple per row costs twice the FTS5 work itself at 80,000 matches
+            cap = self.text_rids_cap
+            body = db.execute("SELECT json_group_array(rowid) FROM (SELECT rowid FROM docs_fts WHERE docs_fts "
+                              "MATCH ? LIMIT ?)", [expr, cap + 1]).fetchone()[0]
+            rids = np.array(json.loads(body), dtype=np.int64)
+            if len(rids) > cap:
                 raise Unsupported("text matches too many rows to fetch")
-            rows = db.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?", [expr]).fetchall()
-            return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            return rids
 
-        cols.text = text_rids
+        cols.text = lambda node: fts_rids(fts_expression(node))
         try:
-            return cols.mask(pq.root)
+            texts = [n for n in items if isinstance(n, Text)]
+            if len(texts) < 2 or len(items) == 1:
+                return cols.mask(pq.root)
+            # required text terms (``top quality``) are intersected by FTS5 in one MATCH: each
+            # alone may match most of the store, their conjunction far less
+            out = np.zeros(cols.size, dtype=bool)
+            out[fts_rids(" AND ".join(f"({fts_expression(t)})" for t in texts))] = True
+            out &= cols.alive
+            for n in items:
+                if not isinstance(n, Text):
+                    out &= cols.mask(n)
+            return out
         except Unsupported:
             return None
         finally:
@@ -559,6 +620,9 @@ class SqliteStore:
         if want == 0 or total == 0:
             return [], total, self.rank_window if total > self.rank_window else None
         floor, window = self._window_floor(total)
+        if window and mask is not None and np.count_nonzero(mask[floor:]) < window:
+            # the matches are known: whether the slice holds `window` of them needs no FTS5 pass
+            floor = self._exact_cut(match, rwhere, rparams, mask, window)
 
         def score(floor: int) -> list[tuple[int, float]]:
             if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
@@ -577,7 +641,7 @@ class SqliteStore:
                               [match, floor, *rparams]).fetchall()
 
         scored = score(floor)
-        if window and len(scored) < window:  # matches thin out in the newest slice: rank the newest `window`
+        if window and len(scored) < window and mask is None:  # matches thin out in the newest slice: rank the newest `window`
             scored = score(self._exact_cut(match, rwhere, rparams, mask, window))
         return self._top_by_score(scored, limit, offset), total, window
 
@@ -752,6 +816,12 @@ class SqliteStore:
             db.executemany("""UPDATE docs SET last_crawl=?, missed=0, last_seen=max(last_seen, ?)
                               WHERE key=? AND removed=0 AND last_seen <= ?""", rows)
             changed = db.total_changes - before
+            keys = sorted({r[2] for r in rows})
+            now: list[tuple[int, str]] = []
+            for chunk in _chunks(keys):
+                now += db.execute(f"SELECT rid, last_seen FROM docs WHERE key IN ({','.join('?' * len(chunk))})",
+                                  chunk).fetchall()
+            self._delta = [lambda c: c.set_dates("last_seen", now)]
         return changed
 
     # re-extraction (narcwatch.reextract) ----------------------------------------------

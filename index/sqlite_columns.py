@@ -29,7 +29,7 @@ from narcwatch.index.evaluate import glob_match
 from narcwatch.index.fields import FIELDS, FieldKind
 from narcwatch.index.query import And, Bool, Exists, Keyword, MatchAll, Node, Not, Or, Range, Text
 
-__all__ = ["ColumnSnapshot", "Unsupported", "load"]
+__all__ = ["DELTA_COLUMNS", "ColumnSnapshot", "Unsupported", "load"]
 
 #: single-valued keyword fields held as dictionary codes (low cardinality)
 CODED = {"type": "type", "source": "source_lc", "vendor": "vendor_lc", "category": "category_lc",
@@ -39,6 +39,8 @@ POSTED = ("substances", "classes", "ships_from", "ships_to")
 FLOATS = ("price", "price_usd", "usd_per_gram", "usd_per_unit")
 DATES = ("first_seen", "last_seen")
 FLAGS = ("available", "novel", "removed")
+#: the row ``ColumnSnapshot.upsert`` takes: rid, then the ``docs`` columns in this order
+DELTA_COLUMNS = ("rid", *CODED.values(), *FLOATS, *DATES, *FLAGS)
 
 
 class Unsupported(Exception):
@@ -55,8 +57,82 @@ class ColumnSnapshot:
     dates: dict[str, np.ndarray] = field(default_factory=dict)  # int64 microseconds since the epoch (UTC)
     flags: dict[str, np.ndarray] = field(default_factory=dict)
     postings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # field -> value -> rids
+    index: dict[str, dict[Any, int]] = field(default_factory=dict)  # field -> value -> code (None -> -1)
     stamp: Any = None
     text: Callable[[Text], np.ndarray] | None = None  # rids matching a text node (FTS5), set per query
+
+    # --- incremental upkeep (the store's own writes, applied after they commit) -------
+
+    def _grow(self, need: int) -> None:
+        """Room for rids below ``need``; capacity grows by a quarter so appends stay amortised."""
+        if need <= self.size:
+            return
+        new = max(need, self.size + self.size // 4 + 1024)
+
+        def pad(a: np.ndarray, fill: Any) -> np.ndarray:
+            out = np.full(new, fill, dtype=a.dtype)
+            out[:len(a)] = a
+            return out
+
+        self.alive = pad(self.alive, False)
+        self.codes = {k: pad(v, -1) for k, v in self.codes.items()}
+        self.floats = {k: pad(v, np.nan) for k, v in self.floats.items()}
+        self.dates = {k: pad(v, 0) for k, v in self.dates.items()}
+        self.flags = {k: pad(v, 0) for k, v in self.flags.items()}
+        self.size = new
+
+    def upsert(self, rows: Sequence[Sequence[Any]], drop_terms: Sequence[tuple[str, str, int]] = (),
+               add_terms: Sequence[tuple[str, str, int]] = ()) -> None:
+        """Lay written ``docs`` rows (``DELTA_COLUMNS`` order) and ``terms`` changes over the
+        snapshot: after it the snapshot equals one rebuilt by ``load`` (tested)."""
+        if rows:
+            cols = list(zip(*rows))
+            rid = np.array(cols[0], dtype=np.int64)
+            self._grow(int(rid.max()) + 1)
+            self.alive[rid] = True
+            it = iter(cols[1:])
+            for name in CODED:
+                index, values = self.index[name], self.values[name]
+                for v in dict.fromkeys(vals := next(it)):
+                    if v not in index:
+                        index[v] = len(values)
+                        values.append(v)
+                self.codes[name][rid] = np.fromiter(map(index.__getitem__, vals), dtype=np.int32, count=len(vals))
+            for name in FLOATS:
+                self.floats[name][rid] = np.array(next(it), dtype=np.float64)
+            for name in DATES:
+                self.dates[name][rid] = _micros_array(next(it))
+            for name in FLAGS:
+                self.flags[name][rid] = np.array(next(it), dtype=np.int8)
+        for terms, add in ((drop_terms, False), (add_terms, True)):
+            grouped: dict[tuple[str, str], list[int]] = {}
+            for f, v, r in terms:
+                if f in self.postings:
+                    grouped.setdefault((f, v), []).append(r)
+            for (f, v), rids in grouped.items():
+                post = self.postings[f]
+                have = post.get(v)
+                delta = np.array(rids, dtype=np.int64)
+                if add:
+                    post[v] = delta if have is None else np.concatenate((have, delta))
+                elif have is not None:
+                    keep = have[~np.isin(have, delta)]
+                    if len(keep):
+                        post[v] = keep
+                    else:
+                        del post[v]
+
+    def set_flags(self, rids: Sequence[int], **flags: int) -> None:
+        """Set flag columns (``removed=1, available=0``) for ``rids``, as an UPDATE did."""
+        idx = np.array(rids, dtype=np.int64)
+        for name, value in flags.items():
+            self.flags[name][idx] = value
+
+    def set_dates(self, name: str, rows: Sequence[tuple[int, str]]) -> None:
+        """Set a date column from ``(rid, stored ISO text)`` rows, as an UPDATE did."""
+        if rows:
+            rids, values = zip(*rows)
+            self.dates[name][np.array(rids, dtype=np.int64)] = _micros_array(values)
 
     # --- filters -------------------------------------------------------------------
 
@@ -163,12 +239,20 @@ class ColumnSnapshot:
         if name in self.codes:
             codes = self.codes[name][mask]
             counts = np.bincount(codes[codes >= 0], minlength=len(self.values[name]))
-            pairs = [(self.values[name][i], int(c)) for i in np.flatnonzero(counts) for c in (counts[i],)]
+            values = self.values[name]
         elif name in self.postings:
-            pairs = [(v, int(np.count_nonzero(mask[rids]))) for v, rids in self.postings[name].items()]
-            pairs = [p for p in pairs if p[1]]
+            values = list(self.postings[name])
+            counts = np.fromiter((np.count_nonzero(mask[rids]) for rids in self.postings[name].values()),
+                                 dtype=np.int64, count=len(values))
         else:
             raise Unsupported(name)
+        if size <= 0:
+            return []
+        nz = np.flatnonzero(counts)
+        if len(nz) > size:  # only values counted at least as often as the size-th can be listed (ties kept)
+            cut = np.partition(counts[nz], len(nz) - size)[len(nz) - size]
+            nz = nz[counts[nz] >= cut]
+        pairs = [(values[i], int(counts[i])) for i in nz.tolist()]
         pairs.sort(key=lambda p: (-p[1], p[0]))
         return pairs[:size]
 
@@ -190,7 +274,7 @@ def load(db: sqlite3.Connection) -> ColumnSnapshot:
     """
     size = int(db.execute("SELECT coalesce(max(rid), 0) + 1 FROM docs").fetchone()[0])
     snap = ColumnSnapshot(size=size, alive=np.zeros(size, dtype=bool))
-    cols = ["rid", *CODED.values(), *FLOATS, *DATES, *FLAGS]
+    cols = list(DELTA_COLUMNS)
     rows = db.execute(f"SELECT {', '.join(cols)} FROM docs").fetchall()
     data = list(zip(*rows)) if rows else [()] * len(cols)
     del rows
@@ -204,7 +288,7 @@ def load(db: sqlite3.Connection) -> ColumnSnapshot:
         index[None] = -1
         codes = np.full(size, -1, dtype=np.int32)
         codes[rid] = np.fromiter(map(index.__getitem__, vals), dtype=np.int32, count=len(vals))
-        snap.codes[name], snap.values[name] = codes, distinct
+        snap.codes[name], snap.values[name], snap.index[name] = codes, distinct, index
     for name in FLOATS:
         col = np.full(size, np.nan)
         col[rid] = np.array(next(columns), dtype=np.float64)  # None -> NaN
