@@ -58,15 +58,16 @@ def serve(
     console.print(f"  SOCKS5 (onion only)    {server.socks_url}", highlight=False)
     if cfg.any:
         console.print(f"  faults: {faults}", highlight=False)
-    console.print("Ctrl-C to stop.", highlight=False)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both signals only set the event, and before the prompt is printed: a Ctrl-C that came
+    # between the prompt and the loop once escaped as KeyboardInterrupt and skipped the stop.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print("Ctrl-C to stop.", highlight=False)
     try:
         while not stop.wait(60 if speed else 3600):
             if speed:
                 server.clock.advance(hours=speed)
-    except KeyboardInterrupt:
-        pass
     finally:
         server.stop()
         console.print(f"served {server.requests_served:,} requests", highlight=False)
