@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server per test module (free port, no persistence)."""
+    from narcwatch.sandbox.redis_server import REDIS_SERVER, local_redis
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server not installed (Debian package redis-server)")
+    with local_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -20,9 +20,6 @@ is still like for like (the same settings for every worker).
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -35,31 +32,6 @@ SOURCE = "velvet-market"
 THROTTLE = 0.5  # seconds per response: a Tor round trip
 CONCURRENCY = 2  # per worker: what a cautious operator gives one market over Tor
 SIZE = 500  # listings in the world (velvet-market holds about half): a round takes tens of seconds
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise RuntimeError("redis-server not installed (Debian package redis-server)")
-    import redis
-
-    port = _free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def _round(server: Any, redis_url: str, root: Path, workers: int, tag: str) -> dict[str, Any]:
@@ -101,19 +73,16 @@ def _round(server: Any, redis_url: str, root: Path, workers: int, tag: str) -> d
 
 def bench_scale_workers() -> list[Result]:
     from narcwatch.sandbox import FaultConfig, SandboxServer, World
+    from narcwatch.sandbox.redis_server import local_redis
 
     with tempfile.TemporaryDirectory(prefix="nw-bench-scale-") as tmp:
         root = Path(tmp)
-        redis_proc, url = _redis(root)
-        try:
-            with SandboxServer(World(seed=1, size=SIZE), FaultConfig(throttle_seconds=THROTTLE)) as server:
-                runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
-                for rep in range(2):
-                    for n in (1, 2):
-                        runs[n].append(_round(server, url, root, n, f"r{rep}n{n}"))
-        finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+        with local_redis(root) as url, \
+                SandboxServer(World(seed=1, size=SIZE), FaultConfig(throttle_seconds=THROTTLE)) as server:
+            runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+            for rep in range(2):
+                for n in (1, 2):
+                    runs[n].append(_round(server, url, root, n, f"r{rep}n{n}"))
     best = {n: max(rs, key=lambda r: r["pages"] / r["window"]) for n, rs in runs.items()}
     rate = {n: best[n]["pages"] / best[n]["window"] for n in best}
     wall_rate = {n: max(r["pages"] / r["wall"] for r in rs) for n, rs in runs.items()}
