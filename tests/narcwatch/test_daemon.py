@@ -160,7 +160,8 @@ def test_run_schedules_stops_resumes_and_reports(server: SandboxServer, tmp_path
         serve = _narcwatch(cfg, "serve", "--port", "0", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         line = serve.stdout.readline().decode()  # type: ignore[union-attr]
         url = line.split(" on ", 1)[1].split()[0]
-        text = urllib.request.urlopen(url + "metrics", timeout=30).read().decode()
+        with urllib.request.urlopen(url + "metrics", timeout=30) as resp:
+            text = resp.read().decode()
         items_metric = float(text.split(f'narcwatch_crawl_items_total{{source="{FAST}"}} ', 1)[1].split()[0])
         assert items_metric >= fast["total_items"] > 0
         assert f'narcwatch_crawl_pages_total{{source="{FAST}"}}' in text
@@ -171,6 +172,7 @@ def test_run_schedules_stops_resumes_and_reports(server: SandboxServer, tmp_path
         assert "narcwatch_alert_delivery_latency_seconds_count" in text
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(url + "api/sources/health", timeout=30)
+        denied.value.close()  # an HTTPError holds the response's socket until closed
         assert denied.value.code == 401
         assert _stop(daemon) == 0
     finally:
