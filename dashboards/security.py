@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -64,20 +65,55 @@ def is_public(method: str, path: str) -> bool:
     return (method, path) in PUBLIC_PATHS or (method in _SAFE_METHODS and path.startswith(PUBLIC_PREFIXES))
 
 
-def identify(request: Request, accounts: Accounts) -> Session | None:
-    """The caller's session: a bearer token under /api, else the session cookie."""
+def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer " and request.url.path.startswith("/api/"):
-        user = accounts.token_user(auth[7:])
+        return auth[7:]
+    return None
+
+
+def identify(request: Request, accounts: Accounts) -> Session | None:
+    """The caller's session: a bearer token under /api, else the session cookie."""
+    token = _bearer(request)
+    if token is not None:
+        user = accounts.token_user(token)
         return Session(user, csrf="", via_token=True) if user else None
     cookie = request.cookies.get(COOKIE)
     return accounts.session(cookie) if cookie else None
 
 
+def _token_refused(request: Request) -> Response | None:
+    """429 while the caller's address is locked for wrong API tokens (checked before the
+    token is looked up, so guesses made during a lock learn nothing)."""
+    c = request.app.state.ctx
+    info = client_info(request)
+    if c.throttle is None or (lock := c.throttle.locked(None, info["ip"])) is None:
+        return None
+    c.audit.record("", "api_token_locked", request.url.path, scope=lock.scope.value, **info)
+    wait = lock.retry_after(c.throttle.now())
+    return JSONResponse({"detail": f"too many wrong API tokens from this address; retry in {wait} s"},
+                        status_code=429, headers={"Retry-After": str(wait)})
+
+
+def _token_failed(request: Request) -> None:
+    c = request.app.state.ctx
+    info = client_info(request)
+    c.audit.record("", "api_token_failed", request.url.path, **info)
+    for started in c.throttle.failure(None, info["ip"]) if c.throttle is not None else ():
+        c.audit.record("", "locked_out", started.subject, scope=started.scope.value,
+                       until=datetime.fromtimestamp(started.until, timezone.utc).isoformat(timespec="seconds"), **info)
+
+
 async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Middleware: identify the caller, refuse the anonymous, add security headers."""
+    """Middleware: identify the caller, refuse the anonymous, add security headers.
+    Wrong API tokens are audited and throttled per address like failed log-ins."""
     accounts: Accounts = request.app.state.ctx.accounts
+    bearer = _bearer(request) is not None
+    if bearer and (refused := _token_refused(request)) is not None:
+        return security_headers(refused)
     session = identify(request, accounts)
+    if bearer and session is None:
+        _token_failed(request)
     request.state.session = session
     path = request.url.path
     if session is None and not is_public(request.method, path):

@@ -9,6 +9,9 @@ exactly like real ones, so a lock reveals nothing about which accounts exist.
 Fixed windows: ``max_failures`` failures of one key within ``window`` lock it for
 ``lockout``; the count starts again after the lock. A successful login clears the
 user-name count (not the address count: one valid account must not reset a spray).
+API tokens (``Authorization: Bearer`` under ``/api``) name no user, so a wrong token is
+counted against the address only (``username=None``); a locked address gets 429 before
+its token is even looked up.
 State lives in ``<data>/dashboard.sqlite`` (tables ``login_failures``, ``login_locks``)
 so a restart of ``narcwatch serve`` does not hand a guesser a fresh budget.
 """
@@ -85,13 +88,13 @@ class LoginThrottle:
     def now(self) -> float:
         return self._clock()
 
-    def _keys(self, username: str, address: str) -> list[tuple[Scope, str]]:
-        keys = [(Scope.USER, _user_key(username))]
+    def _keys(self, username: str | None, address: str) -> list[tuple[Scope, str]]:
+        keys = [] if username is None else [(Scope.USER, _user_key(username))]
         if address:
             keys.append((Scope.ADDRESS, address[:_MAX_SUBJECT]))
         return keys
 
-    def locked(self, username: str, address: str) -> Lock | None:
+    def locked(self, username: str | None, address: str) -> Lock | None:
         """The lock that refuses this attempt (the one lasting longest), or None."""
         now = self._clock()
         found: Lock | None = None
@@ -103,7 +106,7 @@ class LoginThrottle:
                     found = Lock(scope, subject, row[0])
         return found
 
-    def failure(self, username: str, address: str) -> list[Lock]:
+    def failure(self, username: str | None, address: str) -> list[Lock]:
         """Record a failed attempt; returns the locks it started (empty when none did)."""
         now = self._clock()
         started: list[Lock] = []

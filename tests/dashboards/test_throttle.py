@@ -189,3 +189,31 @@ def test_unknown_and_known_names_answer_alike(two_users: Path) -> None:
             answers[name] = [(r.status_code, re.sub(r'value="[^"]+"', "", r.text)) for r in (first, second, third)]
         assert answers["bob"] == answers["nobody-here"]
         assert [s for s, _ in answers["bob"]] == [401, 401, 429]
+
+
+def test_wrong_api_tokens_lock_the_address_and_are_audited(two_users: Path) -> None:
+    """A token names no user: wrong ones count against the address only; a locked
+    address gets 429 even with a valid token, and a valid login elsewhere is unaffected."""
+    accounts = Accounts(two_users, hasher=FAST_ARGON2)
+    good = accounts.create_token("bob", "script")
+    accounts.close()
+    cfg = _config(two_users, login_max_failures=2, login_max_failures_per_address=3)
+    with TestClient(_app(two_users, cfg), base_url="http://127.0.0.1") as c:
+        assert c.get("/api/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+        for i in range(3):
+            r = c.get("/api/me", headers={"Authorization": f"Bearer nw_guess{i}_xxxxxxxx"})
+            assert r.status_code == 401
+        r = c.get("/api/me", headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 15 * 60
+        assert "Content-Security-Policy" in r.headers
+    log = AuditLog(two_users / "audit.sqlite")
+    try:
+        acts = [(e.action, e.target) for e in reversed(log.entries(limit=100)) if "token" in e.action or "locked" in e.action]
+    finally:
+        log.close()
+    assert acts == [*[("api_token_failed", "/api/me")] * 3, ("locked_out", "testclient"), ("api_token_locked", "/api/me")]
+    throttle = LoginThrottle(two_users / "dashboard.sqlite")
+    try:
+        assert [(lock.scope, lock.subject) for lock in throttle.locks()] == [(Scope.ADDRESS, "testclient")]
+    finally:
+        throttle.close()
