@@ -22,15 +22,15 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from narcwatch.extract.models import IdentifierKind
 from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
 from narcwatch.index.documents import iso, stable_id
-from narcwatch.index.es_bulk import Action, BulkStats, bulk_write
+from narcwatch.index.es_bulk import Action, BulkError, BulkStats, bulk_write
 from narcwatch.index.es_client import EngineClient, EngineError, connect_client
 from narcwatch.index.es_compiler import KEYWORD_FIELDS, MULTI_FIELDS, compile_es
 from narcwatch.index.es_highlight import highlight
@@ -42,7 +42,7 @@ from narcwatch.index.results import (
 )
 from narcwatch.index.store import IngestItem
 
-__all__ = ["KINDS", "SearchEngineStore", "load_templates"]
+__all__ = ["KINDS", "UPGRADES", "SearchEngineStore", "Upgrade", "load_templates"]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 #: index kind -> template file (listings and posts share one mapping, not one index)
@@ -52,6 +52,27 @@ MAX_WINDOW = 10_000  # index.max_result_window
 _PAGE = 1000
 _TERMS_CHUNK = 5000
 _MAX_ID_BYTES = 256
+
+
+class Upgrade(NamedTuple):
+    """How a document of the previous template version becomes one of this version, when
+    the new mapping adds a field derived from what the document already holds (the copy
+    is then made here, page by page in ``sort`` order, instead of by a server-side
+    reindex: no scripting, so it runs the same on Elasticsearch and OpenSearch)."""
+
+    sort: str  # a unique keyword field to page by
+    apply: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _snapshots_v2(src: dict[str, Any]) -> dict[str, Any]:
+    """v2 keeps substances and classes on every snapshot (USD/gram per substance over time in
+    Kibana); v1 documents hold them in the stored ``doc``."""
+    doc = src.get("doc") or {}
+    return {**src, "substances": list(doc.get("substances") or []), "classes": list(doc.get("classes") or [])}
+
+
+#: (kind, version) -> the upgrade from version - 1; a step without one is a plain reindex
+UPGRADES: dict[tuple[str, int], Upgrade] = {("snapshots", 2): Upgrade("id", _snapshots_v2)}
 
 
 def load_templates(directory: Path = TEMPLATES_DIR) -> dict[str, dict[str, Any]]:
@@ -216,8 +237,9 @@ class SearchEngineStore:
                 if self.client.index_exists(new):  # a previous attempt died before the swap
                     self.client.delete_index(new)
                 self.client.create_index(new)
-                r = self.client.reindex(old, new)
-                failures = r.get("failures") or []
+                steps = [UPGRADES[(kind, v)] for v in range(old_v + 1, new_v + 1) if (kind, v) in UPGRADES]
+                failures = self._copy(old, new, steps) if steps else (self.client.reindex(old, new).get("failures") or [])
+                self.client.refresh(new)
                 before, after = self.client.count(old), self.client.count(new)
                 if failures or before != after:
                     self.client.delete_index(new)
@@ -231,6 +253,27 @@ class SearchEngineStore:
                     self.client.delete_index(old)
                 report[kind] = {"from": old, "to": new, "documents": after}
         return report
+
+    def _copy(self, old: str, new: str, steps: Sequence[Upgrade]) -> list[Any]:
+        """Copy ``old`` into ``new`` through the upgrade steps; the failed items (none when well)."""
+        failures: list[Any] = []
+        page: list[Action] = []
+        for hit in self._scan(old, {"match_all": {}}, [{steps[0].sort: "asc"}]):
+            src = hit["_source"]
+            for step in steps:
+                src = step.apply(src)
+            page.append(Action("create", new, hit["_id"], src))
+            if len(page) >= _PAGE:
+                failures += self._copy_page(page)
+                page = []
+        return failures + self._copy_page(page)
+
+    def _copy_page(self, page: list[Action]) -> list[Any]:
+        try:
+            self._bulk(page)
+        except (BulkError, EngineError) as exc:  # reported by migrate, which then keeps the old alias
+            return [str(exc)]
+        return []
 
     def refresh(self) -> None:
         for kind in KINDS:
@@ -640,6 +683,7 @@ def _snapshot_source(s: dict[str, Any]) -> dict[str, Any]:
             "price": None if s["price"] is None else str(s["price"]), "currency": s["currency"],
             "usd_per_gram": _f(s["usd_per_gram"]), "usd_per_unit": _f(s["usd_per_unit"]),
             "available": bool(s["available"]), "vendor": _lc(s["vendor"]) if s["type"] == "listing" else None,
+            "substances": list(s.get("substances") or []), "classes": list(s.get("classes") or []),
             "capture_id": s["capture_id"], "capture_sha256": s["capture_sha256"], "doc": s}
 
 

@@ -55,11 +55,11 @@ def build() -> list[dict[str, Any]]:
              listings, [_agg(1, "count", "metric"), _week("first_seen"),
                         _agg(3, "terms", "group", field="classes", size=12, order="desc", orderBy="1")],
              xy, "Listings by the week they were first seen, stacked by substance class."),
-        _vis("narcwatch-vis-usd-per-gram", "narcwatch · median USD per gram per substance", "line", listings,
-             [_agg(1, "median", "metric", field="usd_per_gram"), _week("first_seen"),
+        _vis("narcwatch-vis-usd-per-gram", "narcwatch · median USD per gram per substance", "line", snaps,
+             [_agg(1, "median", "metric", field="usd_per_gram"), _week("seen_at"),
               _agg(3, "terms", "group", field="substances", size=10, order="desc", orderBy="_key")],
-             xy, "Median best USD/gram of the listings first seen that week, per substance (their current price: "
-                 "the snapshots index keeps no substance field)."),
+             xy, "Median best USD/gram of every observation that week, per substance: the price history of all "
+                 "listings, not only their current price (snapshots carry substances since template v2)."),
         _vis("narcwatch-vis-top-vendors", "narcwatch · top vendors", "table", listings,
              [_agg(1, "count", "metric"), _agg(2, "terms", "bucket", field="vendor", size=25, order="desc", orderBy="1"),
               _agg(3, "cardinality", "metric", field="source")],

@@ -29,8 +29,9 @@ def connect(url: str, prefix: str, **kw: Any) -> SearchEngineStore:
 def test_every_kind_gets_a_versioned_index_behind_its_alias(url: str) -> None:
     store = connect(url, "nwa")
     for kind in KINDS:
-        assert store.client.alias_targets(f"nwa-{kind}") == [f"nwa-{kind}-v1"]
-        mapping = store.client.get_mapping(f"nwa-{kind}-v1")[f"nwa-{kind}-v1"]["mappings"]
+        v = store.templates[kind]["version"]  # a new deployment starts at the current version
+        assert store.client.alias_targets(f"nwa-{kind}") == [f"nwa-{kind}-v{v}"]
+        mapping = store.client.get_mapping(f"nwa-{kind}-v{v}")[f"nwa-{kind}-v{v}"]["mappings"]
         assert mapping["dynamic"] == "strict"
     assert store.pending_migrations() == {}
     assert connect(url, "nwa").apply_templates()["listings"] == "nwa-listings-v1"  # idempotent
@@ -84,3 +85,37 @@ def test_open_store_reaches_the_search_engine(url: str, tmp_path: Any) -> None:
 def test_bad_prefixes_are_refused_before_any_request(prefix: str) -> None:
     with pytest.raises(ValueError, match="index prefix"):
         SearchEngineStore(object(), prefix=prefix)  # type: ignore[arg-type]
+
+
+def test_snapshots_v1_upgrade_to_v2_with_substances_from_the_stored_document(url: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment made before snapshots carried substances: v2 copies every snapshot with
+    substances and classes taken from its stored ``doc`` (no server-side script needed)."""
+    from narcwatch.index import search_engine
+
+    prefix = f"nw{uuid.uuid4().hex[:6]}"
+    v1 = copy.deepcopy(load_templates())
+    v1["snapshots"]["version"] = 1
+    for f in ("substances", "classes"):
+        del v1["snapshots"]["mappings"]["properties"][f]
+    new_source = search_engine._snapshot_source
+
+    def v1_source(s: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in new_source(s).items() if k not in ("substances", "classes")}
+
+    monkeypatch.setattr(search_engine, "_snapshot_source", v1_source)
+    old = connect(url, prefix, templates=v1)
+    old.ingest(corpus())
+    monkeypatch.setattr(search_engine, "_snapshot_source", new_source)
+    before = old.client.count(f"{prefix}-snapshots")
+    assert old.client.search(f"{prefix}-snapshots", {"query": {"exists": {"field": "substances"}}})["hits"]["hits"] == []
+
+    new = connect(url, prefix)
+    assert new.pending_migrations() == {"snapshots": (1, 2)}
+    report = new.migrate()
+    assert report["snapshots"]["documents"] == before
+    hits = new.client.search(f"{prefix}-snapshots", {"query": {"term": {"substances": "etonitazene"}}, "size": 100})
+    keys = sorted(h["_source"]["key_exact"] for h in hits["hits"]["hits"])
+    assert keys and all(h["_source"]["classes"] == h["_source"]["doc"]["classes"] for h in hits["hits"]["hits"])
+    assert keys == sorted(h.key for h in new.search("substance:etonitazene", limit=100).hits)
+    assert new.ingest(corpus()) == []  # idempotency survives the copy
