@@ -64,11 +64,14 @@ def _dec(v: Any) -> Decimal | None:
         return None
 
 
-def plan(batch: Sequence[IngestItem], known: Known) -> Plan:
-    """Snapshots, current documents, vendor/identifier sightings and events for ``batch``."""
+def plan(batch: Sequence[IngestItem], known: Known, docs: Sequence[dict[str, Any]] | None = None) -> Plan:
+    """Snapshots, current documents, vendor/identifier sightings and events for ``batch``.
+
+    ``docs``: ``item_document`` of each item, when the caller built them already (a
+    store can build the next batch's while SQLite commits the last one); taken over."""
     out = Plan()
-    for item, ext in batch:
-        doc = item_document(item, ext)
+    for i, (item, ext) in enumerate(batch):
+        doc = item_document(item, ext) if docs is None else docs[i]
         sid = snapshot_id(doc["key"], doc["crawl_id"], doc["seen_at"])
         if sid in known.snapshots:
             continue

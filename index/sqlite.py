@@ -10,6 +10,13 @@ carries capture_id + capture_sha256.
 Durability: ``synchronous=NORMAL`` under WAL. A power cut can lose the last commits but
 never corrupts the file; the spool is the durable log and ingest is idempotent per
 (listing, crawl), so replaying the spool from the consumer offset restores them.
+
+Ingest paths: ``ingest`` (one batch, one transaction); ``ingest_many`` (several batches
+per transaction, the next group's documents built by a helper thread during COMMIT);
+``ingest_many(bulk=True)`` / ``bulk_load`` for a backfill (secondary indexes and the new
+rows' full text built once at the end; recorded in ``bulk_load`` so a crash is finished
+on the next open). All three plan every batch against everything written before it, so
+their results are the same (``tests/index/test_sqlite_batching.py``).
 """
 
 from __future__ import annotations
@@ -22,31 +29,33 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from narcwatch.index.changes import Known, Plan, plan, removal_event
-from narcwatch.index.documents import dumps, iso
+from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
+from narcwatch.index.documents import dumps, iso, item_document
 from narcwatch.index.models import Alert, ChangeEvent
 from narcwatch.index.query import And, ParsedQuery, Text, parse
 from narcwatch.index.results import (
     HL_END, HL_START, FacetCount, ListingHistory, SearchHit, SearchResult, Trends, VendorReport, parse_sort,
 )
 from narcwatch.index.sql_compiler import KEYWORD_COLUMNS, MULTI_FIELDS, NUMBER_COLUMNS, compile_sql, fts_expression
-from narcwatch.index.sqlite_columns import ColumnSnapshot, Unsupported
+from narcwatch.index.sqlite_columns import DELTA_COLUMNS, POSTED, ColumnSnapshot, Unsupported
 from narcwatch.index.sqlite_columns import load as load_columns
 from narcwatch.index.sqlite_schema import (
-    MIGRATIONS, SCHEMA_VERSION, ContentWriter, apply, decode_snapshot, encode_snapshot,
+    BULK_DEFERRED, MIGRATIONS, SCHEMA_VERSION, ContentWriter, apply, content_body, decode_snapshot, encode_snapshot,
 )
 from narcwatch.index.store import IngestItem
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _CHUNK = 400  # bound parameters per IN (...) list
+_POSTED_MARKS = ",".join("?" * len(POSTED))  # the terms the column snapshot keeps
 #: The current document: its snapshot and content with the live state of ``docs`` laid over.
 _DOC_COLUMNS = ("d.rid, d.key, d.available, d.removed, d.missed, d.first_seen, d.last_seen, "
                 "s.id, s.seen_at, s.price, s.currency, s.capture_id, c.body, s.obs")
@@ -124,6 +133,10 @@ class SqliteStore:
         self._gen = 0  # bumped by every own write: a column snapshot is valid for one (gen, data_version)
         #: set inside ``_writing`` by a write that can update the column snapshot in place
         self._delta: list[Callable[[ColumnSnapshot], None]] | None = None
+        #: rids whose ``docs``/``terms`` rows the current write changed (logged to ``changelog``)
+        self._log: list[int] = []
+        #: called inside ``_writing`` right before COMMIT (``ingest_many`` starts its helper there)
+        self._at_commit: Callable[[], None] | None = None
         self._cols: ColumnSnapshot | None = None
         self._loading: threading.Thread | None = None
         self._narrow_after, self._order_chunk = 1000, 30_000  # page from columns: see _page_from_mask
@@ -133,6 +146,10 @@ class SqliteStore:
         #: seconds without writes before a stale snapshot is rebuilt (a store under steady
         #: ingest answers from SQL rather than reloading a million rows after every batch)
         self.columns_settle = 2.0
+        #: a snapshot behind by more logged changes than this is rebuilt instead of caught up
+        self.catch_up_max = 250_000
+        #: ``changelog`` entries kept (pruned at the end of each crawl); above ``catch_up_max``
+        self.changelog_keep = 500_000
         self._rank_mask: np.ndarray | None = None
         self._db.create_function("nw_in_mask", 1, self._in_mask)
         self._hl_rids: set[int] = set()
@@ -140,32 +157,43 @@ class SqliteStore:
         self._changed_at, self._seen_dv = 0.0, -1
         #: wall seconds spent per ingest phase since the store was opened, and items ingested
         #: (the benchmark's per-phase figure; cheap enough to keep always on)
-        self.ingest_seconds: dict[str, float] = dict.fromkeys(("lookup", "plan", "write", "commit", "columns", "items"), 0.0)
+        #: (``source``: time spent drawing batches from an ``ingest_many`` caller's iterator, not a phase)
+        self.ingest_seconds: dict[str, float] = dict.fromkeys(("lookup", "plan", "write", "commit", "columns", "rebuild",
+                                                              "source", "items"), 0.0)
+        self._bulk_depth = 0  # nested ``bulk_load`` blocks of this store
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
                        "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
             self._db.execute(f"PRAGMA {pragma}")
         self._migrate()
+        self.finish_bulk()  # a bulk load that a crash interrupted: indexes and full text first
 
     # --- schema ----------------------------------------------------------------------
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the store lock. A write that describes its change to
-        ``docs``/``terms`` in ``self._delta`` keeps a current column snapshot current (the
-        delta is laid over it after COMMIT); any other write, or a rollback, leaves the
-        snapshot stale until rebuilt (over-reporting is cheap)."""
+        """One write transaction under the store lock. Every rid the write lists in
+        ``self._log`` goes to ``changelog`` in the same transaction (how other processes'
+        snapshots catch up). A write that describes its change to ``docs``/``terms`` in
+        ``self._delta`` keeps a current column snapshot current (the delta is laid over it
+        after COMMIT); any other write leaves it to catch up from the log on the next read,
+        and a rollback changes nothing."""
         with self._lock:
             cols = self._cols
-            fresh = cols is not None and cols.stamp == self._stamp()
-            self._delta = None
+            self._delta, self._log = None, []
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                # under the write lock, what other connections committed is read consistently
+                fresh = cols is not None and (cols.stamp == self._stamp() or self._catch_up(cols))
                 yield self._db
+                log_seq = self._append_log()
+                if self._at_commit is not None:
+                    self._at_commit()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             finally:
+                self._at_commit = None
                 self._gen += 1
                 self._changed_at = time.monotonic()
             delta, self._delta = self._delta, None
@@ -176,9 +204,51 @@ class SqliteStore:
                         step(cols)
                 except Exception as e:  # the data is committed; only the accelerator is off
                     warnings.warn(f"column snapshot left stale after a write: {e!r}", RuntimeWarning, stacklevel=3)
+                    cols.stamp = None  # and the log cannot repair a half-applied delta: rebuild
+                    cols.log_seq = -1
                 else:
                     cols.stamp = self._stamp()
+                    cols.log_seq = log_seq
                 self.ingest_seconds["columns"] += time.perf_counter() - t
+
+    def _append_log(self) -> int:
+        """Log this write's changed rids; the newest ``changelog`` seq after it."""
+        if self._log:
+            self._db.executemany("INSERT INTO changelog (rid) VALUES (?)", [(r,) for r in sorted(set(self._log))])
+        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM changelog").fetchone()[0])
+
+    def _catch_up(self, cols: ColumnSnapshot) -> bool:
+        """Lay the rows logged since ``cols`` was current over it (writes another process or
+        connection made). False when it cannot (log pruned past it, too far behind): rebuild."""
+        if cols.log_seq < 0:  # a delta failed half-way: the log cannot repair it
+            return False
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN")  # one consistent read of the log and the rows it names
+        try:
+            # two subqueries: each is one B-tree descent (``min(seq), max(seq)`` together scans the table)
+            low, high = db.execute("SELECT (SELECT min(seq) FROM changelog), (SELECT max(seq) FROM changelog)").fetchone()
+            if high is None or high <= cols.log_seq:
+                return True
+            if low > cols.log_seq + 1 or high - cols.log_seq > self.catch_up_max:
+                return False
+            body = db.execute("SELECT json_group_array(DISTINCT rid) FROM changelog WHERE seq > ?",
+                              (cols.log_seq,)).fetchone()[0]
+            rids = sorted(json.loads(body))
+            rows: list[Any] = []
+            terms: list[Any] = []
+            for chunk in _chunks(rids):
+                marks = ",".join("?" * len(chunk))
+                rows += db.execute(f"SELECT {', '.join(DELTA_COLUMNS)} FROM docs WHERE rid IN ({marks})", chunk)
+                terms += db.execute(f"SELECT f, v, rid FROM terms WHERE rid IN ({marks}) AND f IN ({_POSTED_MARKS})",
+                                    [*chunk, *POSTED])
+        finally:
+            if own:
+                db.execute("COMMIT")
+        cols.replace(rids, rows, terms)
+        cols.log_seq = int(high)
+        return True
 
     def _migrate(self) -> None:
         with self._lock:
@@ -248,24 +318,159 @@ class SqliteStore:
         """One transaction per batch: plan against what is stored, then write everything."""
         if not batch:
             return []
-        clock = time.perf_counter
-        columns = self.ingest_seconds["columns"]
-        t0 = clock()
+        with self._timed_commit():
+            events = self._ingest_batch(batch)
+        return events
+
+    def ingest_many(self, batches: Iterable[Sequence[IngestItem]], *, group: int | None = None,
+                    bulk: bool = False) -> Iterator[list[ChangeEvent]]:
+        """Ingest several batches, committing once per ``group`` items (at least one batch per
+        transaction; default 10,000, 50,000 in bulk); yields the change events of each
+        committed group, after its COMMIT.
+
+        Each batch is planned against everything written before it, the uncommitted batches
+        of its own group included, so the result equals ``ingest`` called per batch (tested);
+        a crash loses at most the uncommitted group, which the spool replays. Fewer commits
+        write each dirty index page once per group instead of once per batch.
+
+        ``bulk=True`` is for a large backfill: the store's secondary indexes and the full-text
+        index of new listings are built once at the end (see ``bulk_load``); the time that
+        takes is part of this call. Pass batches that are ready (lists): the write lock is
+        held while the next one is drawn from ``batches``."""
+        it = iter(batches)
+        group = group or (50_000 if bulk else 10_000)
+        # One helper thread builds the next group's documents (``item_document``: pure Python,
+        # no store access) while this one is inside SQLite's COMMIT, which releases the GIL.
+        # It runs only then and while this thread waits for it: a helper busy while this thread
+        # steps through an executemany would take the GIL back after every row.
+        prep = ThreadPoolExecutor(1, thread_name_prefix="narcwatch-ingest-prep")
+        try:
+            with self.bulk_load() if bulk else nullcontext():
+                t = time.perf_counter()
+                pending = _take(it, group)
+                self.ingest_seconds["source"] += time.perf_counter() - t
+                t = time.perf_counter()
+                docs = _documents_many(pending)  # the first group's, built here (nothing to overlap yet)
+                self.ingest_seconds["plan"] += time.perf_counter() - t
+                while pending:
+                    events: list[ChangeEvent] = []
+                    ahead: list[Sequence[IngestItem]] = []
+                    built: list[Future[list[_Prepared]]] = []
+
+                    def start_next() -> None:
+                        t = time.perf_counter()
+                        ahead.extend(_take(it, group))
+                        self.ingest_seconds["source"] += time.perf_counter() - t
+                        if ahead:  # (the thread starts with the first group that has a next one)
+                            built.append(prep.submit(_documents_many, ahead))
+
+                    with self._timed_commit():
+                        for batch, prepared in zip(pending, docs):
+                            events += self._ingest_batch(batch, prepared)
+                        self._at_commit = start_next
+                    yield events
+                    t = time.perf_counter()
+                    pending, docs = ahead, built[0].result() if built else []
+                    self.ingest_seconds["plan"] += time.perf_counter() - t  # what the helper has left to do
+        finally:
+            prep.shutdown(wait=True, cancel_futures=True)
+
+    @contextmanager
+    def _timed_commit(self) -> Iterator[None]:
+        """A write transaction whose COMMIT is timed as the ingest phase ``commit``."""
+        ph = self.ingest_seconds
+        columns, source = ph["columns"], ph["source"]
+        t = time.perf_counter()
         with self._writing():
-            known, olds = self._known(batch)
-            t1 = clock()
-            p = plan(batch, known)
-            t2 = clock()
-            self._write(p, olds)
-            t3 = clock()
-        t4 = clock()
+            ph["lookup"] += time.perf_counter() - t  # BEGIN IMMEDIATE, catching the column snapshot up
+            yield
+            t = time.perf_counter()
+        # COMMIT: FTS5 flushes its segment, WAL write (the column delta laid after it, and the
+        # caller's iterator drawn before it by ``ingest_many``, are timed apart)
+        ph["commit"] += time.perf_counter() - t - (ph["columns"] - columns) - (ph["source"] - source)
+
+    def _ingest_batch(self, batch: Sequence[IngestItem], prepared: _Prepared | None = None) -> list[ChangeEvent]:
+        """Lookup, plan and write one batch inside the open write transaction (``prepared``:
+        the batch's documents and contents if built already)."""
+        if not batch:
+            return []
+        clock = time.perf_counter
+        t0 = clock()
+        known, olds = self._known(batch)
+        t1 = clock()
+        p = plan(batch, known, prepared.docs if prepared else None)
+        t2 = clock()
+        self._write(p, olds, prepared.bodies if prepared else None)
+        t3 = clock()
         ph = self.ingest_seconds
         ph["lookup"] += t1 - t0
         ph["plan"] += t2 - t1
         ph["write"] += t3 - t2
-        ph["commit"] += t4 - t3 - (ph["columns"] - columns)  # COMMIT: FTS5 flushes its segment, WAL write
         ph["items"] += len(batch)
         return p.events
+
+    # --- bulk load ---------------------------------------------------------------------
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """A backfill: the secondary indexes ingest never reads (``BULK_DEFERRED``: each is a
+        B-tree insert at a random position per listing, a dirty page per row at every commit
+        of a large store) are dropped, and the full text of listings added meanwhile is left
+        out of FTS5; at the end both are built in one pass each (``finish_bulk``, timed as
+        the ingest phase ``rebuild``). Ingest's own lookups (keys, snapshot ids, vendors,
+        identifiers, event ids) keep their indexes, so change detection is unchanged.
+
+        The load is recorded in ``bulk_load`` in the transaction that drops the indexes, so
+        a crash anywhere leaves a store whose next open finishes it before anything else;
+        every writer reads the record and defers full text the same way. Reads during the
+        load are answered without those indexes (slower) and do not find the new listings'
+        text until it ends; opening the store in another process finishes the load early
+        (the loader then goes on in the normal mode)."""
+        if self._bulk_depth == 0:
+            self._start_bulk()
+        self._bulk_depth += 1
+        try:
+            yield
+        finally:
+            self._bulk_depth -= 1
+            if self._bulk_depth == 0:
+                self.finish_bulk()
+
+    def _start_bulk(self) -> None:
+        with self._writing() as db:
+            self._delta = []  # docs and terms are untouched: the column snapshot stays current
+            if _fts_deferred_from(db) is not None:
+                return  # a load is recorded already (another writer's, or a crashed one): join it
+            fts_from = int(db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0]) + 1
+            marks = ",".join("?" * len(BULK_DEFERRED))
+            indexes = dict(db.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                                      BULK_DEFERRED).fetchall())
+            db.execute("INSERT INTO bulk_load (id, fts_from, indexes, started_at) VALUES (1, ?, ?, ?)",
+                       (fts_from, json.dumps(indexes), iso(datetime.now(timezone.utc))))
+            for name in indexes:
+                db.execute(f"DROP INDEX {name}")
+
+    def finish_bulk(self) -> bool:
+        """Finish a recorded bulk load (this store's, or one a crash left): recreate the
+        dropped indexes and index the deferred full text, in one transaction. True if there
+        was one. Runs when the store opens, so no reader sees a half-loaded store for long."""
+        if _fts_deferred_from(self._db) is None:  # the usual case, read without taking the write lock
+            return False
+        t = time.perf_counter()
+        with self._writing() as db:
+            self._delta = []
+            row = db.execute("SELECT fts_from, indexes FROM bulk_load").fetchone()
+            if row is None:
+                return False
+            have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            for name, sql in json.loads(row[1]).items():
+                if name not in have:
+                    db.execute(sql)
+            db.execute("INSERT INTO docs_fts(rowid, title, text) SELECT rid, title, text FROM docs WHERE rid >= ? "
+                       "ORDER BY rid", (row[0],))
+            db.execute("DELETE FROM bulk_load")
+        self.ingest_seconds["rebuild"] += time.perf_counter() - t
+        return True
 
     # --- column snapshot ---------------------------------------------------------------
 
@@ -281,29 +486,44 @@ class SqliteStore:
             self._db.execute("BEGIN")
             try:
                 cols = load_columns(self._db)
+                cols.log_seq = _log_seq(self._db)
             finally:
                 self._db.execute("COMMIT")
             cols.stamp = stamp
             self._cols = cols
         return True
 
+    def warm_in_background(self) -> None:
+        """Start building the column snapshot without holding up anyone (``serve`` calls it
+        at start-up: the first searches use SQL until it is ready, then it is caught up)."""
+        with self._lock:
+            if self.columns and self._fresh_columns() is None:
+                self._start_loading(self._stamp())
+
     def _fresh_columns(self) -> ColumnSnapshot | None:
-        """The snapshot if nothing was written since it was built; else None (and rebuild it
-        in the background from its own read connection, so searches never wait for it)."""
+        """The snapshot if it is current or can be caught up from ``changelog`` (the usual
+        case, also beside another process's ingest); else None, and rebuild it in the
+        background from its own read connection, so searches never wait for it."""
         if not self.columns:
             return None
         stamp = self._stamp()
-        if self._cols is not None and self._cols.stamp == stamp:
-            return self._cols
+        cols = self._cols
+        if cols is not None and cols.stamp == stamp:
+            return cols
+        if cols is not None and self._catch_up(cols):
+            cols.stamp = stamp  # (a write after ``stamp`` was read is caught up, again, next time)
+            return cols
         if stamp[1] != self._seen_dv:  # another connection wrote
             self._seen_dv, self._changed_at = stamp[1], time.monotonic()
-        if time.monotonic() - self._changed_at < self.columns_settle:
-            return None
+        if time.monotonic() - self._changed_at >= self.columns_settle:
+            self._start_loading(stamp)
+        return None
+
+    def _start_loading(self, stamp: tuple[int, int]) -> None:
         if self._loading is None or not self._loading.is_alive():
             self._loading = threading.Thread(target=self._load_columns, args=(stamp,), daemon=True,
                                              name="narcwatch-columns")
             self._loading.start()
-        return None
 
     def _load_columns(self, stamp: tuple[int, int]) -> None:
         try:
@@ -311,6 +531,7 @@ class SqliteStore:
             try:
                 db.execute("BEGIN")
                 cols = load_columns(db)
+                cols.log_seq = _log_seq(db)
                 db.execute("COMMIT")
             finally:
                 db.close()
@@ -318,17 +539,20 @@ class SqliteStore:
             return  # the store was closed or moved: searches keep using SQL
         with self._lock:
             try:
-                if self._stamp() == stamp:  # nothing written while loading: the snapshot is current
-                    cols.stamp = stamp
-                    self._cols = cols
+                # written while loading: the next read catches up from ``log_seq`` (stamp None)
+                cols.stamp = stamp if self._stamp() == stamp else None
+                self._cols = cols
             except sqlite3.ProgrammingError:
                 return
 
-    def _write(self, p: Plan, olds: dict[str, _Old]) -> None:
+    def _write(self, p: Plan, olds: dict[str, _Old], bodies: dict[str, str] | None = None) -> None:
         db = self._db
+        bodies = bodies or {}  # snapshot id -> content JSON, where built already
         # Ids are assigned here, under the write lock of BEGIN IMMEDIATE: no read-back of rowids.
         next_rid = int(db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0]) + 1
         seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
+        # during a bulk load (any writer's) the full text of rows from ``fts_from`` on is indexed at its end
+        fts_from = _fts_deferred_from(db)
         contents = ContentWriter(db)
         rid_of = {}
         for k, o in olds.items():
@@ -342,7 +566,7 @@ class SqliteStore:
         for s in p.snapshots:
             seq += 1
             rid = rid_of[s["key"]]
-            snaps.append(encode_snapshot(s, rid, seq, contents.id_for(rid, s)))
+            snaps.append(encode_snapshot(s, rid, seq, contents.id_for(rid, s, bodies.get(s["id"]))))
             seq_of[s["id"]] = seq
         db.executemany("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows)
         db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
@@ -361,11 +585,12 @@ class SqliteStore:
             delta_rows.append((rid, *cols[1:6], *cols[10:14], cols[17], cols[18], cols[14], cols[15], 0))
             if old is None:
                 new_rows.append((rid, key, *cols))
-                fts_add.append((rid, cols[8], cols[9]))
+                if fts_from is None or rid < fts_from:
+                    fts_add.append((rid, cols[8], cols[9]))
                 term_add += [(f, v, rid) for f, v in terms]
                 continue
             upd_rows.append((*cols, rid))
-            if (old.title, old.text) != (cols[8], cols[9]):
+            if (old.title, old.text) != (cols[8], cols[9]) and (fts_from is None or rid < fts_from):
                 fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
             old_terms = _multi(old.doc)
@@ -405,7 +630,10 @@ class SqliteStore:
             [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
               s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings])
         self._write_events(p.events)
-        self._delta = [lambda c: c.upsert(delta_rows, delta_drop, term_add)]
+        self._log += [r[0] for r in delta_rows]
+        if self._delta is None:  # several batches in one transaction (ingest_many) lay their deltas in order
+            self._delta = []
+        self._delta.append(lambda c: c.upsert(delta_rows, delta_drop, term_add))
 
     def _write_events(self, events: Sequence[ChangeEvent]) -> None:
         self._db.executemany(
@@ -434,7 +662,10 @@ class SqliteStore:
                 db.executemany("UPDATE docs SET removed=1, available=0 WHERE rid=?", [(r[0],) for r in gone])
                 self._write_events(events)
                 gone_rids = [r[0] for r in gone]
+                self._log += gone_rids
                 self._delta.append(lambda c: c.set_flags(gone_rids, removed=1, available=0))
+            db.execute("DELETE FROM changelog WHERE seq <= (SELECT max(seq) FROM changelog) - ?",
+                       (max(1, self.changelog_keep),))
         return events
 
     # --- reads -----------------------------------------------------------------------
@@ -821,6 +1052,7 @@ class SqliteStore:
             for chunk in _chunks(keys):
                 now += db.execute(f"SELECT rid, last_seen FROM docs WHERE key IN ({','.join('?' * len(chunk))})",
                                   chunk).fetchall()
+            self._log += [rid for rid, _ in now]
             self._delta = [lambda c: c.set_dates("last_seen", now)]
         return changed
 
@@ -858,7 +1090,7 @@ class SqliteStore:
         row and the live state do not provide (so ``retroactive_substances`` and the like
         survive); price fields stay as observed. ``terms`` and the numeric columns are
         written from the resulting document, FTS is untouched (the text is the captured
-        one), and the column snapshot is marked stale."""
+        one), and the changed rids are logged so column snapshots catch up."""
         if not docs and not events:
             return 0
         live = {"available", "removed", "missed", "first_seen", "last_seen"}
@@ -902,6 +1134,7 @@ class SqliteStore:
                 db.execute("DELETE FROM terms WHERE rid = ?", (rid,))
                 db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)",
                                [(f, v, rid) for f, v in _multi(new)])
+                self._log.append(rid)
                 n += 1
             self._write_events(events)
         return n
@@ -909,6 +1142,45 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _Prepared(NamedTuple):
+    """What ``ingest_many``'s helper builds for a batch: the documents, and the content JSON
+    of each by the snapshot id it will have (both depend on the item alone)."""
+
+    docs: list[dict[str, Any]]
+    bodies: dict[str, str]
+
+
+def _documents_many(batches: Sequence[Sequence[IngestItem]]) -> list[_Prepared]:
+    out = []
+    for batch in batches:
+        docs = [item_document(item, ext) for item, ext in batch]
+        bodies: dict[str, str] = {}
+        for d in docs:  # the first of two items with one snapshot id is the one planned
+            bodies.setdefault(snapshot_id(d["key"], d["crawl_id"], d["seen_at"]), content_body(d))
+        out.append(_Prepared(docs, bodies))
+    return out
+
+
+def _take(it: Iterator[Sequence[IngestItem]], group: int) -> list[Sequence[IngestItem]]:
+    """The next batches from ``it`` up to ``group`` items (at least one batch)."""
+    out: list[Sequence[IngestItem]] = []
+    n = 0
+    while n < group and (batch := next(it, None)) is not None:
+        out.append(batch)
+        n += len(batch)
+    return out
+
+
+def _fts_deferred_from(db: sqlite3.Connection) -> int | None:
+    """The first rid whose full text a running (or crashed) bulk load indexes at its end."""
+    row = db.execute("SELECT fts_from FROM bulk_load").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _log_seq(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT coalesce(max(seq), 0) FROM changelog").fetchone()[0])
 
 
 def price_quartiles(series: dict[tuple[str, str], list[float]]) -> list[dict[str, Any]]:

@@ -56,9 +56,10 @@ class ColumnSnapshot:
     floats: dict[str, np.ndarray] = field(default_factory=dict)  # NaN = null
     dates: dict[str, np.ndarray] = field(default_factory=dict)  # int64 microseconds since the epoch (UTC)
     flags: dict[str, np.ndarray] = field(default_factory=dict)
-    postings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # field -> value -> rids
+    postings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # field -> value -> sorted rids
     index: dict[str, dict[Any, int]] = field(default_factory=dict)  # field -> value -> code (None -> -1)
     stamp: Any = None
+    log_seq: int = 0  # the last ``changelog`` seq this snapshot reflects
     text: Callable[[Text], np.ndarray] | None = None  # rids matching a text node (FTS5), set per query
 
     # --- incremental upkeep (the store's own writes, applied after they commit) -------
@@ -111,16 +112,42 @@ class ColumnSnapshot:
                     grouped.setdefault((f, v), []).append(r)
             for (f, v), rids in grouped.items():
                 post = self.postings[f]
-                have = post.get(v)
-                delta = np.array(rids, dtype=np.int64)
+                delta = np.unique(np.array(rids, dtype=np.int64))
                 if add:
-                    post[v] = delta if have is None else np.concatenate((have, delta))
-                elif have is not None:
-                    keep = have[~np.isin(have, delta)]
-                    if len(keep):
-                        post[v] = keep
-                    else:
-                        del post[v]
+                    _add(post, v, delta)
+                else:
+                    _drop(post, v, delta)
+
+    def replace(self, rids: Sequence[int], rows: Sequence[Sequence[Any]], terms: Sequence[tuple[str, str, int]]) -> None:
+        """Make ``rids`` equal their stored state: ``rows`` are their current ``docs`` rows
+        (``DELTA_COLUMNS`` order; a rid without a row is gone) and ``terms`` their current
+        posted terms. Used to catch up with writes another process made: their old terms are
+        unknown here, so each posting is searched for these rids (postings are sorted) and
+        keeps, drops or gains each one as its current terms say."""
+        if not len(rids):
+            return
+        idx = np.unique(np.asarray(rids, dtype=np.int64))
+        self._grow(int(idx[-1]) + 1)
+        old = idx[self.alive[idx]]  # rows that may hold postings now
+        want: dict[tuple[str, str], set[int]] = {}
+        for f, v, r in terms:
+            if f in self.postings:
+                want.setdefault((f, v), set()).add(r)
+        if len(old):  # an old row leaves the postings it no longer has (one binary search per posting)
+            for f, post in self.postings.items():
+                for v in list(post):
+                    have = post[v]
+                    pos = np.searchsorted(have, old).clip(max=len(have) - 1)
+                    held = old[have[pos] == old]
+                    keep = want.get((f, v), set())
+                    gone = [r for r in held.tolist() if r not in keep]
+                    if gone:
+                        _drop(post, v, np.array(gone, dtype=np.int64))
+                    if len(held):
+                        want[(f, v)] = keep - set(held.tolist())  # already there
+        add = [(f, v, r) for (f, v), rs in want.items() for r in rs]
+        self.alive[idx] = False
+        self.upsert(rows, (), add)
 
     def set_flags(self, rids: Sequence[int], **flags: int) -> None:
         """Set flag columns (``removed=1, available=0``) for ``rids``, as an UPDATE did."""
@@ -257,6 +284,30 @@ class ColumnSnapshot:
         return pairs[:size]
 
 
+def _add(post: dict[str, np.ndarray], value: str, rids: np.ndarray) -> None:
+    """Add sorted, unique ``rids`` to a posting, keeping it sorted (new rows append)."""
+    have = post.get(value)
+    if have is None or not len(have):
+        post[value] = rids
+    elif rids[0] > have[-1]:
+        post[value] = np.concatenate((have, rids))
+    else:
+        rids = rids[~np.isin(rids, have)]
+        post[value] = np.insert(have, np.searchsorted(have, rids), rids)
+
+
+def _drop(post: dict[str, np.ndarray], value: str, rids: np.ndarray) -> None:
+    have = post.get(value)
+    if have is None:
+        return
+    pos = np.searchsorted(have, rids).clip(max=len(have) - 1)
+    keep = np.delete(have, pos[have[pos] == rids])
+    if len(keep):
+        post[value] = keep
+    else:
+        del post[value]
+
+
 def _micros(v: datetime | Decimal) -> int:
     """The stored ISO text of ``v`` as microseconds: the order SQL compares the text in."""
     return int(np.datetime64(iso(v)[:-1], "us").astype(np.int64)) if isinstance(v, datetime) else int(v)
@@ -306,6 +357,6 @@ def load(db: sqlite3.Connection) -> ColumnSnapshot:
     del data
     for name in POSTED:
         snap.postings[name] = {
-            v: np.array(rids.split(","), dtype=np.int64)
+            v: np.unique(np.array(rids.split(","), dtype=np.int64))  # sorted: membership is a binary search
             for v, rids in db.execute("SELECT v, group_concat(rid) FROM terms WHERE f = ? GROUP BY v", (name,))}
     return snap

@@ -26,6 +26,18 @@ page per row written back at every commit (measured: about a fifth of ingest tim
 1M), while range filters on them are answered by the column snapshot, which the
 store's own writes keep current. Without a snapshot (another process wrote) such a
 range is a scan of ``docs``; ``docs_last`` stays for browsing newest-first.
+
+v4 adds ``changelog``: every write that changes a ``docs`` row or its ``terms`` appends
+the row's rid (an append at the end of a rowid table: no random page). A process that
+did not make the write (``narcwatch serve`` beside the daemon's ingest) reads the rids
+logged since its column snapshot was built and re-reads only those rows, instead of
+answering from SQL until it could rebuild a million rows. The writer keeps the newest
+``SqliteStore.changelog_keep`` entries; a reader that fell further behind rebuilds.
+
+v5 adds ``bulk_load``, the record of a running bulk load (``SqliteStore.bulk_load``): the
+first rid whose full text is indexed at its end and the SQL of the ``BULK_DEFERRED``
+indexes it dropped. A store that still has the row when it opens (a crash mid-load)
+recreates those indexes and indexes that text before anything else.
 """
 
 from __future__ import annotations
@@ -38,8 +50,8 @@ from typing import Any
 
 from narcwatch.index.documents import dumps
 
-__all__ = ["CONTENT_KEYS", "ContentWriter", "MIGRATIONS", "SCHEMA_VERSION", "content_of", "decode_snapshot",
-           "encode_snapshot", "split_sql"]
+__all__ = ["BULK_DEFERRED", "CONTENT_KEYS", "ContentWriter", "MIGRATIONS", "SCHEMA_VERSION", "content_body",
+           "content_of", "decode_snapshot", "encode_snapshot", "split_sql"]
 
 #: Keys of a document that describe *what* the listing is (deduplicated in ``contents``);
 #: everything else describes one observation of it and stays on the snapshot row.
@@ -133,8 +145,13 @@ _V2_FINISH = """
 
 def content_of(doc: dict[str, Any]) -> tuple[bytes, str]:
     """(16-byte hash, JSON) of the content part of a document or snapshot."""
-    body = dumps({k: doc[k] for k in CONTENT_KEYS if k in doc})
+    body = content_body(doc)
     return content_hash(body), body
+
+
+def content_body(doc: dict[str, Any]) -> str:
+    """The JSON of the content part of a document or snapshot (what ``contents`` stores)."""
+    return dumps({k: doc[k] for k in CONTENT_KEYS if k in doc})
 
 
 def content_hash(body: str) -> bytes:
@@ -165,15 +182,23 @@ class ContentWriter:
     def known(self, rid: int, body: str, content: int) -> None:
         self.current[rid] = (body, content)
 
-    def id_for(self, rid: int, doc: dict[str, Any]) -> int:
-        body = dumps({k: doc[k] for k in CONTENT_KEYS if k in doc})
+    def id_for(self, rid: int, doc: dict[str, Any], body: str | None = None) -> int:
+        """The content id for ``doc`` (``body``: its ``content_body`` if built already)."""
+        if body is None:
+            body = content_body(doc)
         cur = self.current.get(rid)
-        if cur is not None and cur[0] == body:
+        if cur is not None and (cur[0] == body or "\\u" in cur[0] and _same_json(cur[0], body)):
             return cur[1]
         cid, self.next_id = self.next_id, self.next_id + 1
         self.rows.append((cid, body))
         self.current[rid] = (body, cid)
         return cid
+
+
+def _same_json(a: str, b: str) -> bool:
+    """Two content bodies that differ as text but not as JSON (a store written by an older
+    ``dumps`` escaped non-ASCII text as ``\\uXXXX``; the current one writes UTF-8)."""
+    return bool(json.loads(a) == json.loads(b))
 
 
 def decode_snapshot(sid: bytes, seen_at: str, price: str | None, currency: str | None, capture_id: str,
@@ -229,8 +254,21 @@ _V3 = """
     DROP INDEX IF EXISTS docs_first;
 """
 
+_V4 = """
+    CREATE TABLE changelog (seq INTEGER PRIMARY KEY, rid INTEGER NOT NULL);
+"""
+
+_V5 = """
+    CREATE TABLE bulk_load (id INTEGER PRIMARY KEY CHECK (id = 1), fts_from INTEGER NOT NULL, indexes TEXT NOT NULL,
+                            started_at TEXT NOT NULL);
+"""
+#: Secondary indexes a bulk load drops and recreates at its end: ingest's lookups never read
+#: them, and each is a B-tree insert at a random position per new listing.
+BULK_DEFERRED = ("docs_key_lc", "docs_vendor", "docs_last", "snapshots_vendor", "events_at", "events_key",
+                 "identifiers_vendor")
+
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [_V1, _v2, _V3]
+MIGRATIONS: list[Migration] = [_V1, _v2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

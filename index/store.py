@@ -15,7 +15,7 @@ from narcwatch.crawler.models import Listing, Post, VendorProfile
 from narcwatch.extract.models import Extraction
 from narcwatch.index.models import Alert, ChangeEvent
 
-__all__ = ["IngestItem", "Store"]
+__all__ = ["IngestItem", "Store", "ingest_batches"]
 
 IngestItem = tuple[Listing | Post | VendorProfile, Extraction | None]
 
@@ -45,3 +45,13 @@ class Store(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def ingest_batches(store: Store, batches: Sequence[Sequence[IngestItem]]) -> list[ChangeEvent]:
+    """Several batches at once: through the backend's ``ingest_many`` (SQLite: one transaction
+    for all of them) where it has one, else one ``ingest`` call per batch. The events are
+    those the calls one by one would return, in the same order."""
+    many = getattr(store, "ingest_many", None)
+    if many is None or len(batches) < 2:
+        return [e for b in batches for e in store.ingest(b)]
+    return [e for group in many(batches) for e in group]

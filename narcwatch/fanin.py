@@ -60,13 +60,14 @@ def _changed(path: Path) -> float:
 
 
 class FanInIngestor:
-    def __init__(self, spool: Spool, spools_dir: Path, store: Store, *, batch_size: int = 200,
+    def __init__(self, spool: Spool, spools_dir: Path, store: Store, *, batch_size: int = 200, group_batches: int = 4,
                  on_events: Callable[[list[ChangeEvent]], None] | None = None,
                  source_kinds: dict[str, str] | None = None, rates: RateProvider | None = None,
                  recycle_strings: int = RECYCLE_STRINGS, idle_close: float = 600.0):
         self.spools_dir = spools_dir
-        self._make = partial(Ingestor, store=store, batch_size=batch_size, on_events=on_events,
-                             source_kinds=source_kinds, rates=rates, recycle_strings=recycle_strings)
+        self._make = partial(Ingestor, store=store, batch_size=batch_size, group_batches=group_batches,
+                             on_events=on_events, source_kinds=source_kinds, rates=rates,
+                             recycle_strings=recycle_strings)
         self.main = self._make(spool)
         self.idle_close = idle_close
         self.workers: dict[Path, _Worker] = {}

@@ -16,6 +16,7 @@ import time
 import threading
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,7 @@ from narcwatch.extract.models import Extraction
 from narcwatch.extract.pipeline import build_pipeline, extract
 from narcwatch.extract.rates import RateProvider
 from narcwatch.index.models import ChangeEvent
-from narcwatch.index.store import IngestItem, Store
+from narcwatch.index.store import IngestItem, Store, ingest_batches
 
 __all__ = ["IngestStats", "Ingestor", "item_text"]
 
@@ -100,10 +101,16 @@ def recycle_pipeline_if_grown(limit: int = RECYCLE_STRINGS) -> bool:
 
 class Ingestor:
     def __init__(self, spool: Spool, store: Store, *, consumer: str = "ingest", batch_size: int = 200,
+                 group_batches: int = 1,
                  on_events: Callable[[list[ChangeEvent]], None] | None = None,
                  source_kinds: dict[str, str] | None = None, rates: RateProvider | None = None,
                  recycle_strings: int = RECYCLE_STRINGS, crawl_id_map: Callable[[str], str] | None = None):
         self.spool, self.store, self.consumer, self.batch_size = spool, store, consumer, batch_size
+        # With a backlog one read takes up to this many batches, which a store with
+        # ``ingest_many`` (SQLite) writes in one transaction (one commit instead of several;
+        # the acknowledgement after it, as before). A spool that is keeping up yields one
+        # batch or less per read. The daemon's fan-in uses 4; other stores read one batch.
+        self.group_batches = max(1, group_batches) if hasattr(store, "ingest_many") else 1
         self.source_kinds = source_kinds or {}  # source id -> market | forum | telegram | shop
         self.on_events = on_events
         self.rates = rates  # exchange rates files (extract.rates.load_rates); None: page rates only
@@ -123,7 +130,8 @@ class Ingestor:
         log.warning("ingest rejected spool item %s (%s)", entry.key, reason)
 
     def _flush(self, batch: list[IngestItem], seen: list[tuple[str, str, datetime]]) -> list[ChangeEvent]:
-        events = self.store.ingest(batch) if batch else []
+        size = self.batch_size
+        events = ingest_batches(self.store, [batch[i:i + size] for i in range(0, len(batch), size)]) if batch else []
         if seen:
             self.store.mark_seen(seen)
             self.stats.seen += len(seen)
@@ -134,7 +142,7 @@ class Ingestor:
 
     def run_once(self) -> int:
         """Ingest one batch from the spool; returns how many spool entries it consumed."""
-        entries = self.spool.read(self.consumer, limit=self.batch_size)
+        entries = self.spool.read(self.consumer, limit=self.batch_size * self.group_batches)
         if not entries:
             return 0
         events: list[ChangeEvent] = []
@@ -254,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config")
     ap.add_argument("--data-dir")
     ap.add_argument("--idle", type=float, default=2.0, help="exit after the spool was empty this long")
+    ap.add_argument("--bulk", action="store_true",
+                    help="a backfill (a new store from a long spool): secondary indexes and full text are built once "
+                         "at the end (SQLite bulk_load; searches meanwhile miss the new listings' text)")
     args = ap.parse_args(argv)
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     config = load_config(args.config, **overrides)
@@ -269,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         from narcwatch.crawler.distributed import WORKER_SPOOLS
         from narcwatch.fanin import FanInIngestor
 
-        with Spool(data.spool) as spool:  # and every scale-out worker's spool under <data>/spools/
+        bulk = getattr(store, "bulk_load", None) if args.bulk else None
+        with Spool(data.spool) as spool, bulk() if bulk is not None else nullcontext():
+            # (and every scale-out worker's spool under <data>/spools/)
             ingestor = FanInIngestor(spool, data.root / WORKER_SPOOLS, store, on_events=alerts.on_events,
                                      source_kinds={src.id: src.kind.value for src in config.sources}, rates=rates)
             idle_since = time.monotonic()

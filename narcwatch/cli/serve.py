@@ -72,6 +72,9 @@ def run_dashboard(cfg: Config, data: DataDir, host: str = LOOPBACK, port: int = 
     except MissingAssets as exc:
         store.close()
         fail(str(exc))
+    warm = getattr(store, "warm_in_background", None)  # SQLite: filters and facets from columns
+    if warm is not None:
+        warm()
     say: Callable[[str], None] = log.warning if json_logs else (lambda m: err_console.print(m, highlight=False))
     if not web.state.ctx.accounts.has_users():
         say("no users yet: create the first admin with `narcwatch users add NAME --role admin`")

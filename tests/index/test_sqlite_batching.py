@@ -55,17 +55,34 @@ _CASES = [
 ]
 
 
-def _run(path: Path, steps: list[Any], one_by_one: bool) -> dict[str, Any]:
+#: how a case's batches reach the store: one item per ``ingest`` call, one batch per call,
+#: ``ingest_many`` with all batches between two crawl ends in one transaction (and with one
+#: item per batch, one batch per transaction), and ``ingest_many(bulk=True)``
+MODES = ("single", "batched", "many", "many-group1", "bulk")
+
+
+def _ingest_run(s: SqliteStore, batches: list[list[Any]], mode: str) -> list[Any]:
+    if mode == "single":
+        return [e for b in batches for item in b for e in s.ingest([item])]
+    if mode == "batched":
+        return [e for b in batches for e in s.ingest(b)]
+    if mode == "many-group1":
+        return [e for group in s.ingest_many([[item] for b in batches for item in b], group=1) for e in group]
+    return [e for group in s.ingest_many(batches, group=10_000, bulk=mode == "bulk") for e in group]
+
+
+def _run(path: Path, steps: list[Any], mode: str) -> dict[str, Any]:
     s = SqliteStore(path)
-    events = []
-    for step in steps:
+    s.warm()  # the column snapshot is kept current through every mode's writes
+    events, run = [], []  # type: ignore[var-annotated]
+    for step in [*steps, None]:
+        if isinstance(step, list):
+            run.append(step)
+            continue
+        events += _ingest_run(s, run, mode)
+        run = []
         if isinstance(step, End):
             events += s.end_crawl(step.source, step.crawl, True, week(step.at))
-        elif one_by_one:
-            for item in step:
-                events += s.ingest([item])
-        else:
-            events += s.ingest(step)
     keys = sorted(h.key for h in s.search("*", limit=1000).hits)
     seen: dict[str, Any] = {
         "events": sorted((e.id, e.type.value, e.listing_key, e.details.get("new_price")) for e in events),
@@ -73,17 +90,23 @@ def _run(path: Path, steps: list[Any], one_by_one: bool) -> dict[str, Any]:
         "histories": {k: s.listing(k).model_dump(mode="json") for k in keys},  # type: ignore[union-attr]
         "counts": s.counts(),
         "vendor": s.vendor("DrGreen").model_dump(mode="json") if s.vendor("DrGreen") else None,  # type: ignore[union-attr]
+        # full text (deferred to the end of a bulk load) and the kept column snapshot
+        "text": {q: sorted(h.key for h in s.search(q, limit=1000).hits) for q in ("etonitazene", "restock", "batch")},
+        "facets": s.search("*", limit=0, facets=["market", "substance", "vendor"]).model_dump(mode="json"),
+        "indexes": sorted(r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")),
     }
+    s._db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('integrity-check')")  # raises on a missing or extra row
     s.close()
     return seen
 
 
+@pytest.mark.parametrize("mode", [m for m in MODES if m != "single"])
 @pytest.mark.parametrize("case", _CASES, ids=[c.name for c in _CASES])
-def test_batched_ingest_equals_one_item_per_call(tmp_path: Path, case: Case) -> None:
-    batched = _run(tmp_path / "batched.sqlite", case.steps, one_by_one=False)
-    single = _run(tmp_path / "single.sqlite", case.steps, one_by_one=True)
+def test_batched_ingest_equals_one_item_per_call(tmp_path: Path, case: Case, mode: str) -> None:
+    batched = _run(tmp_path / "batched.sqlite", case.steps, mode)
+    single = _run(tmp_path / "single.sqlite", case.steps, "single")
     assert batched["events"], "every case produces events"
-    for part in ("events", "stored_events", "counts", "vendor", "histories"):
+    for part in ("events", "stored_events", "counts", "vendor", "histories", "text", "facets", "indexes"):
         assert batched[part] == single[part], part
 
 
@@ -103,4 +126,4 @@ _EXPECT: list[tuple[str, Check]] = [  # each case produces the event it is named
 @pytest.mark.parametrize("name,check", _EXPECT, ids=[n for n, _ in _EXPECT])
 def test_each_case_exercises_its_change(tmp_path: Path, name: str, check: Check) -> None:
     case = next(c for c in _CASES if c.name == name)
-    assert check(_run(tmp_path / "s.sqlite", case.steps, one_by_one=False))
+    assert check(_run(tmp_path / "s.sqlite", case.steps, "batched"))

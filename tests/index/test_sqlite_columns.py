@@ -79,7 +79,7 @@ def test_columns_answer_like_sql(stores: tuple[SqliteStore, SqliteStore], q: Q) 
     assert [h.doc for h in a.hits] == [h.doc for h in b.hits]
 
 
-def test_own_writes_keep_the_snapshot_current_and_other_writers_retire_it(tmp_path: Path) -> None:
+def test_own_writes_keep_the_snapshot_current_and_other_writers_are_caught_up(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "s.sqlite")
     s.ingest(corpus())
     assert s.warm() and s._fresh_columns() is not None
@@ -88,19 +88,23 @@ def test_own_writes_keep_the_snapshot_current_and_other_writers_retire_it(tmp_pa
     assert s.search("class:nitazene", facets=("market",)).facets["market"][-1].value == "omega"
     other = SqliteStore(tmp_path / "s.sqlite", columns=False)  # another connection writes
     other.ingest([(listing("omega", "2", "Etonitazene 2g", crawl="c2", at=week(1)), extraction("etonitazene", "nitazene"))])
-    assert s._fresh_columns() is None  # stale: searches use SQL meanwhile
-    assert s.search("market:omega").total == 2
+    assert s._cols is not None and s._cols.stamp != s._stamp()  # behind ...
+    assert s._fresh_columns() is s._cols  # ... and caught up from the changelog, not dropped
+    assert s.search("market:omega", facets=("market",)).facets["market"][0].count == 2
     other.close()
     s.close()
 
 
-def test_a_write_without_a_delta_retires_the_snapshot(tmp_path: Path) -> None:
+def test_a_write_without_a_delta_is_caught_up_from_the_log(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "s.sqlite")
     s.ingest(corpus())
     assert s.warm()
     doc = next(s.iter_documents())
-    s.update_extractions([{**doc, "classes": ["stimulant"]}])  # re-extraction: rebuilt, not patched
+    before = s.search("class:stimulant").total
+    s.update_extractions([{**doc, "classes": ["stimulant"]}])  # re-extraction: no delta, but logged
     assert s._cols is not None and s._cols.stamp != s._stamp()
+    assert s._fresh_columns() is s._cols
+    assert s.search("class:stimulant", facets=("class",)).total == before + 1
     s.close()
 
 
@@ -166,6 +170,92 @@ def test_incremental_snapshot_equals_a_rebuilt_one_after_every_step(tmp_path: Pa
     s.close()
 
 
+@pytest.mark.parametrize("writer_columns", [False, True], ids=["plain-writer", "writer-with-snapshot"])
+def test_a_reader_catches_up_with_another_connections_writes_after_every_step(tmp_path: Path,
+                                                                               writer_columns: bool) -> None:
+    """``serve`` beside the daemon: the reader's snapshot follows the writer's commits
+    through the changelog (no SQL fallback, no rebuild) and equals ``load`` after each."""
+    from narcwatch.index.sqlite_columns import load
+
+    writer = SqliteStore(tmp_path / "s.sqlite", columns=writer_columns)
+    reader = SqliteStore(tmp_path / "s.sqlite")
+    assert reader.warm() and (writer.warm() or not writer_columns)
+    built = reader._cols
+    for step in _STEPS:
+        step.run(writer)
+        assert reader._fresh_columns() is built, step.name  # the same snapshot, caught up
+        _same_snapshot(built, load(reader._db))
+        if writer_columns:
+            assert writer._fresh_columns() is not None, step.name
+            _same_snapshot(writer._cols, load(writer._db))
+    assert reader._loading is None  # never rebuilt
+    writer.close()
+    reader.close()
+
+
+def test_a_writer_catches_up_with_another_writer_before_laying_its_own_delta(tmp_path: Path) -> None:
+    from narcwatch.index.sqlite_columns import load
+
+    a, b = SqliteStore(tmp_path / "s.sqlite"), SqliteStore(tmp_path / "s.sqlite")
+    assert a.warm() and b.warm()
+    for i, step in enumerate(_STEPS):
+        step.run(a if i % 2 else b)
+        for s in (a, b):
+            assert s._fresh_columns() is not None, step.name
+            _same_snapshot(s._cols, load(s._db))
+    a.close()
+    b.close()
+
+
+def test_a_reader_follows_a_writer_process(tmp_path: Path) -> None:
+    """The same across processes: a writer subprocess ingests and ends a crawl; this
+    process's snapshot catches up and answers like a rebuilt one."""
+    import pickle
+    import subprocess
+    import sys
+
+    from narcwatch.index.sqlite_columns import load
+
+    path = tmp_path / "s.sqlite"
+    reader = SqliteStore(path)
+    reader.ingest(corpus())
+    assert reader.warm()
+    built = reader._cols
+    (tmp_path / "batch.pickle").write_bytes(pickle.dumps(_bulk(300)))
+    script = ("import pickle, sys; from narcwatch.index.sqlite import SqliteStore; from datetime import datetime, timezone\n"
+              "s = SqliteStore(sys.argv[1], columns=False)\n"
+              "s.ingest(pickle.loads(open(sys.argv[2], 'rb').read()))\n"
+              "for c in ('c20', 'c21'): s.end_crawl('gamma', c, True, datetime(2027, 1, 1, tzinfo=timezone.utc))\n"
+              "s.close()\n")
+    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "batch.pickle")], check=True, timeout=120)
+    assert reader._fresh_columns() is built
+    _same_snapshot(built, load(reader._db))
+    assert reader.search("market:zeta", facets=("market",)).facets["market"][0].count == 300
+    assert reader.search("market:gamma AND removed:true").total == reader.search("market:gamma").total > 0
+    reader.close()
+
+
+@pytest.mark.parametrize("limit", ["pruned", "too_far"])
+def test_a_reader_too_far_behind_rebuilds_instead(tmp_path: Path, limit: str) -> None:
+    writer, reader = SqliteStore(tmp_path / "s.sqlite", columns=False), SqliteStore(tmp_path / "s.sqlite")
+    writer.ingest(corpus())
+    assert reader.warm()
+    reader.columns_settle = 0.0
+    writer.changelog_keep = 5
+    if limit == "too_far":
+        writer.changelog_keep, reader.catch_up_max = 10_000, 10
+    writer.ingest(_bulk(40))
+    writer.end_crawl("zeta", "c5", True, week(6))  # prunes the log to its newest entries
+    logged = writer._db.execute("SELECT count(*) FROM changelog").fetchone()[0]
+    assert logged == 5 if limit == "pruned" else logged > reader.catch_up_max
+    assert reader._fresh_columns() is None and reader._loading is not None  # SQL now, rebuilt in the background
+    reader._loading.join(timeout=60)
+    assert reader._fresh_columns() is not None
+    assert reader.search("market:zeta", facets=("market",)).facets["market"][0].count == 40
+    writer.close()
+    reader.close()
+
+
 _ORACLE = ["crystal", "crystal lot", '"bulk crystal" lot', "title:bulk AND text:stealth", "lot AND NOT crystal",
            "etonitazene OR class:stimulant", "crystal AND vendor:vend1", "-crystal", "crystal AND price:<30 AND -eur",
            # NOT over a field some documents lack: those documents match it
@@ -195,4 +285,15 @@ def test_the_snapshot_is_rebuilt_in_the_background_once_writes_settle(tmp_path: 
     s._loading.join(timeout=60)
     cols = s._fresh_columns()
     assert cols is not None and s.search("class:nitazene").total == 4
+    s.close()
+
+
+def test_serve_starts_the_snapshot_in_the_background(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "s.sqlite")
+    s.ingest(corpus())
+    s._cols = None  # as a freshly opened store
+    s.warm_in_background()
+    assert s._loading is not None
+    s._loading.join(timeout=60)
+    assert s._fresh_columns() is not None
     s.close()

@@ -186,7 +186,7 @@ def test_a_v1_store_migrates_and_answers_like_a_fresh_one(tmp_path: Path) -> Non
     fresh = SqliteStore(tmp_path / "fresh.sqlite")
     fresh.ingest(corpus())
     fresh.ingest(recrawl)
-    assert old.schema_version == SCHEMA_VERSION == 3
+    assert old.schema_version == SCHEMA_VERSION == 5
     for q in _Q:
         assert old.search(q, limit=100).keys == fresh.search(q, limit=100).keys, q
     for key in ("alpha:1", "beta:9", "forum:p1"):
@@ -204,7 +204,7 @@ def test_a_v1_store_migrates_and_answers_like_a_fresh_one(tmp_path: Path) -> Non
     fresh.close()
 
 
-def test_a_v2_store_opens_at_v3_without_the_random_order_indexes(tmp_path: Path) -> None:
+def test_a_v2_store_opens_at_v5_without_the_random_order_indexes_and_with_a_changelog(tmp_path: Path) -> None:
     from narcwatch.index.sqlite_schema import apply
 
     db = sqlite3.connect(tmp_path / "v2.sqlite", isolation_level=None)
@@ -213,11 +213,14 @@ def test_a_v2_store_opens_at_v3_without_the_random_order_indexes(tmp_path: Path)
         db.execute(f"PRAGMA user_version={i + 1}")
     db.close()
     s = SqliteStore(tmp_path / "v2.sqlite")
-    assert s.schema_version == 3
+    assert s.schema_version == 5
+    assert s._db.execute("SELECT count(*) FROM bulk_load").fetchone()[0] == 0  # v5: no bulk load running
     names = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert not names & {"docs_price", "docs_ppg", "docs_first"} and "docs_last" in names
     s.ingest(corpus())
     assert s.search("price:[100 TO 300] AND first_seen:>=2026-11-01", limit=100).total == 3
+    logged = [r[0] for r in s._db.execute("SELECT rid FROM changelog ORDER BY seq")]
+    assert sorted(logged) == [r[0] for r in s._db.execute("SELECT rid FROM docs ORDER BY rid")]
     s.close()
 
 

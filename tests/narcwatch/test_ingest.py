@@ -53,7 +53,8 @@ def _ingest(tmp_path: Path, name: str, items: list[Listing], recycle: int) -> tu
     spool.put_many([(f"c1:listing:{it.key}", "listing", it.model_dump(mode="json"), it.source) for it in items])
     store = SqliteStore(tmp_path / f"{name}.sqlite")
     try:
-        stats = Ingestor(spool, store, batch_size=40, recycle_strings=recycle).drain()
+        # one batch per read: the pipeline is recycled between reads
+        stats = Ingestor(spool, store, batch_size=40, group_batches=1, recycle_strings=recycle).drain()
         docs = sorted((d["key"], json.dumps(d, sort_keys=True, default=str)) for d in store.iter_documents())
         return stats, store.counts(), [docs, [e.model_dump(exclude={"id", "at"}) for e in store.events(limit=10**6)]]
     finally:
@@ -84,3 +85,49 @@ def test_recycle_only_past_the_limit():
     assert recycle_pipeline_if_grown(10) is True
     fresh = build_pipeline()
     assert fresh is not nlp and len(fresh.vocab.strings) < len(nlp.vocab.strings)
+
+
+def test_a_backlog_is_read_several_batches_at_a_time_and_written_in_one_transaction(tmp_path):
+    items = _listings(160)
+    results = {}
+    for group in (1, 4):
+        spool = Spool(tmp_path / f"g{group}.spool")
+        spool.put_many([(f"c1:listing:{it.key}", "listing", it.model_dump(mode="json"), it.source) for it in items])
+        store = SqliteStore(tmp_path / f"g{group}.sqlite")
+        try:
+            ingestor = Ingestor(spool, store, batch_size=40, group_batches=group)
+            writes = store._gen
+            assert ingestor.run_once() == 40 * group
+            writes = store._gen - writes  # write transactions of that read
+            ingestor.drain()
+            docs = sorted((d["key"], json.dumps(d, sort_keys=True, default=str)) for d in store.iter_documents())
+            results[group] = (writes, store.counts(), docs, [e.model_dump() for e in store.events(limit=10**6)])
+        finally:
+            store.close()
+            spool.close()
+    assert results[1][0] == 1 and results[4][0] == 1  # four batches, one commit
+    assert results[1][1:] == results[4][1:]
+
+
+def test_the_ingest_command_backfills_in_bulk_and_leaves_a_complete_store(tmp_path, monkeypatch):
+    from narcwatch.crawler.paths import DataDir
+    from narcwatch.index.sqlite_schema import BULK_DEFERRED
+    from narcwatch.ingest import main
+
+    finished = []
+    real_finish = SqliteStore.finish_bulk
+    monkeypatch.setattr(SqliteStore, "finish_bulk", lambda self: finished.append(real_finish(self)) or finished[-1])
+    data = DataDir.at(tmp_path / "data")
+    items = _listings(30)
+    with Spool(data.spool) as spool:
+        spool.put_many([(f"c1:listing:{it.key}", "listing", it.model_dump(mode="json"), it.source) for it in items])
+    assert main(["--data-dir", str(data.root), "--idle", "0.2", "--bulk"]) == 0
+    assert True in finished  # the command's store finished a load it had started
+    store = SqliteStore(data.store)
+    try:
+        names = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert set(BULK_DEFERRED) <= names
+        assert store._db.execute("SELECT count(*) FROM bulk_load").fetchone()[0] == 0
+        assert store.counts()["listings"] == 30 and store.search("crystal").total == 30  # full text of every one
+    finally:
+        store.close()

@@ -198,6 +198,20 @@ def _wait(what: str, cond, timeout: float = 240.0, every: float = 0.1) -> None: 
         time.sleep(every)
 
 
+def _diagnosis(data: DataDir, round_id: str, missing: set[str], extra: set[str]) -> str:
+    """What to look at when a listing is missing from both spools (seen twice, on machines
+    loaded past their cores; not reproduced in 5 runs beside a benchmark): the ids, and each
+    worker log's lines about requests retried, dropped, orphaned or recovered."""
+    words = ("retry", "retrying", "gave up", "orphan", "recover", "requeue", "unsettled", "ignoring", "error")
+    lines = [f"missing {sorted(missing)[:20]}, unexpected {sorted(extra)[:20]}"]
+    for w in ("victim", "survivor"):
+        log = data.logs / f"{round_id}-{w}.log"
+        text = log.read_text(errors="replace").splitlines() if log.exists() else ["(no log)"]
+        hits = [ln for ln in text if any(k in ln.lower() for k in words)]
+        lines += [f"--- {w}: {len(text)} log lines, {len(hits)} relevant", *hits[-40:]]
+    return "\n".join(lines)
+
+
 @pytest.mark.server
 @pytest.mark.slow  # a daemon and two crawl processes over a whole market: ~20-60 s on a busy machine
 def test_daemon_feeds_redis_and_ingests_both_workers_exactly_once(market: SandboxServer, redis_url: str,
@@ -249,7 +263,8 @@ def test_daemon_feeds_redis_and_ingests_both_workers_exactly_once(market: Sandbo
     with Spool(worker_spool_path(data.root, "victim")) as v, Spool(worker_spool_path(data.root, "survivor")) as s:
         spooled = [[e.payload["site_id"] for e in sp.iter_all("listing")] for sp in (v, s)]
     assert all(spooled), f"both workers spooled listings: {[len(x) for x in spooled]}"
-    assert set(spooled[0]) | set(spooled[1]) == truth
+    got = set(spooled[0]) | set(spooled[1])
+    assert got == truth, _diagnosis(data, round_id, truth - got, got - truth)
     store = SqliteStore(data.store)
     try:
         docs = [d for d in store.iter_documents() if d.get("type") == "listing"]
