@@ -57,6 +57,8 @@ class ColumnSnapshot:
     dates: dict[str, np.ndarray] = field(default_factory=dict)  # int64 microseconds since the epoch (UTC)
     flags: dict[str, np.ndarray] = field(default_factory=dict)
     postings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # field -> value -> sorted rids
+    #: field -> value -> the buffer whose prefix a posting is, with room to append (see ``_add``)
+    spare: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     index: dict[str, dict[Any, int]] = field(default_factory=dict)  # field -> value -> code (None -> -1)
     stamp: Any = None
     log_seq: int = 0  # the last ``changelog`` seq this snapshot reflects
@@ -112,9 +114,11 @@ class ColumnSnapshot:
                     grouped.setdefault((f, v), []).append(r)
             for (f, v), rids in grouped.items():
                 post = self.postings[f]
-                delta = np.unique(np.array(rids, dtype=np.int64))
+                delta = np.array(rids, dtype=np.int64)
+                if len(delta) > 1 and not bool((delta[1:] > delta[:-1]).all()):
+                    delta = np.unique(delta)  # (new rows come in rid order: usually sorted already)
                 if add:
-                    _add(post, v, delta)
+                    _add(post, v, delta, self.spare.setdefault(f, {}))
                 else:
                     _drop(post, v, delta)
 
@@ -284,13 +288,26 @@ class ColumnSnapshot:
         return pairs[:size]
 
 
-def _add(post: dict[str, np.ndarray], value: str, rids: np.ndarray) -> None:
-    """Add sorted, unique ``rids`` to a posting, keeping it sorted (new rows append)."""
+def _add(post: dict[str, np.ndarray], value: str, rids: np.ndarray, spare: dict[str, np.ndarray]) -> None:
+    """Add sorted, unique ``rids`` to a posting, keeping it sorted.
+
+    New rows append: into ``spare[value]``, a buffer the posting is a prefix view of, grown
+    by a quarter when full, so a posting of a common value (a country, a class) is not
+    copied whole by every batch (that made the column delta grow with the store). A
+    reader's earlier view stays valid: only slots past its end are written."""
     have = post.get(value)
     if have is None or not len(have):
         post[value] = rids
+        spare.pop(value, None)
     elif rids[0] > have[-1]:
-        post[value] = np.concatenate((have, rids))
+        n, k = len(have), len(rids)
+        buf = spare.get(value)
+        if buf is None or have.base is not buf or len(buf) < n + k:
+            buf = np.empty(n + k + (n + k) // 4 + 64, dtype=have.dtype)
+            buf[:n] = have
+            spare[value] = buf
+        buf[n:n + k] = rids
+        post[value] = buf[:n + k]
     else:
         rids = rids[~np.isin(rids, have)]
         post[value] = np.insert(have, np.searchsorted(have, rids), rids)

@@ -297,3 +297,29 @@ def test_serve_starts_the_snapshot_in_the_background(tmp_path: Path) -> None:
     s._loading.join(timeout=60)
     assert s._fresh_columns() is not None
     s.close()
+
+
+def test_appended_postings_reuse_their_buffer_and_leave_earlier_views_intact() -> None:
+    """New rows append in place (no copy of a whole posting per batch), a reader's earlier
+    view of a posting never changes, and an insert in the middle or a drop still works."""
+    import numpy as np
+
+    from narcwatch.index.sqlite_columns import _add, _drop
+
+    post: dict[str, np.ndarray] = {}
+    spare: dict[str, np.ndarray] = {}
+    views, buffers = [], set()
+    for start in range(0, 5000, 100):
+        _add(post, "NL", np.arange(start, start + 100, dtype=np.int64), spare)
+        views.append(post["NL"])
+        buffers.add(id(spare.get("NL")))
+    assert post["NL"].tolist() == list(range(5000))
+    assert all(v.tolist() == list(range(len(v))) for v in views)  # what readers held is unchanged
+    assert post["NL"].base is spare["NL"]  # a view of the buffer, not a copy
+    assert 1 < len(buffers) < 20  # grown by a quarter when full: a few buffers, not one per batch
+    _drop(post, "NL", np.array([10, 4999], dtype=np.int64))
+    _add(post, "NL", np.array([10, 6000], dtype=np.int64), spare)  # a middle row back, a new row past the end
+    assert post["NL"].tolist() == [*range(4999), 6000]
+    _add(post, "NL", np.array([6001], dtype=np.int64), spare)
+    assert post["NL"].tolist() == [*range(4999), 6000, 6001]
+    assert views[0].tolist() == list(range(100))
