@@ -594,10 +594,11 @@ class SqliteStore:
                 fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
             old_terms = _multi(old.doc)
-            if old_terms != terms:
-                term_del.append((rid,))
-                term_add += [(f, v, rid) for f, v in terms]
-                delta_drop += [(f, v, rid) for f, v in old_terms]
+            if old_terms != terms:  # only what changed: a posting's rows move only when a value comes or goes
+                was, now = set(old_terms), set(terms)
+                term_del += [(f, v, rid) for f, v in old_terms if (f, v) not in now]
+                term_add += [(f, v, rid) for f, v in terms if (f, v) not in was]
+                delta_drop += [(f, v, rid) for f, v in old_terms if (f, v) not in now]
         db.executemany(
             """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
                    capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
@@ -612,7 +613,7 @@ class SqliteStore:
         db.executemany("DELETE FROM contents WHERE id = ?", [(c,) for _, c in gone])
         db.executemany("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del)
         db.executemany("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add)
-        db.executemany("DELETE FROM terms WHERE rid = ?", term_del)
+        db.executemany("DELETE FROM terms WHERE f = ? AND v = ? AND rid = ?", term_del)
         db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)", term_add)
         db.executemany(
             """INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)

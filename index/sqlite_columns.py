@@ -308,8 +308,9 @@ def _add(post: dict[str, np.ndarray], value: str, rids: np.ndarray, spare: dict[
             spare[value] = buf
         buf[n:n + k] = rids
         post[value] = buf[:n + k]
-    else:
-        rids = rids[~np.isin(rids, have)]
+    else:  # rows back in the middle (a re-extraction, a recrawl that gained a value)
+        pos = np.searchsorted(have, rids)
+        rids = rids[have[pos.clip(max=len(have) - 1)] != rids]  # binary search: not np.isin, which sorts ``have``
         post[value] = np.insert(have, np.searchsorted(have, rids), rids)
 
 

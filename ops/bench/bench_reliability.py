@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -185,49 +186,37 @@ def _sqlite_locks(holds: int, n: int = 300) -> dict[str, int]:
     """Another process write-locks the SQLite store ``holds`` times while the worker ingests."""
     import subprocess
     import tempfile
-    import threading
 
     from narcwatch.crawler.paths import DataDir
     from narcwatch.crawler.spool import Spool
     from narcwatch.index.sqlite import SqliteStore
-    from narcwatch.ingest import Ingestor
 
-    fill = _module("test_engine_outage.py")._listing
+    outage = _module("test_engine_outage.py")
+    fill = outage._listing
     with tempfile.TemporaryDirectory(prefix="nw-bench-lock-") as tmp:
         data = DataDir.at(Path(tmp))
         data.ensure()
         store = SqliteStore(data.store)
         store.counts()
-        survived = 0
+
+        def hold_lock() -> Callable[[], None]:
+            holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(data.store)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+            assert holder.stdout and holder.stdin and holder.stdout.readline().strip() == "locked"
+
+            def release() -> None:
+                assert holder.stdin and holder.stdout
+                holder.stdin.write("\n")
+                holder.stdin.close()
+                holder.wait(30)
+                holder.stdout.close()
+            return release
+
         with Spool(data.spool) as spool:
             spool.put_many((f"c1:{i}", "listing", fill(i, 1).model_dump(mode="json"), "outage-market") for i in range(n))
-            ingestor = Ingestor(spool, store, batch_size=10)
-            stop = threading.Event()
-            worker = threading.Thread(target=ingestor.run_forever, args=(stop,), kwargs={"poll": 0.02, "backoff_max": 0.2})
-            worker.start()
-            try:
-                for _ in range(holds):
-                    errors = ingestor.stats.store_errors
-                    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(data.store)], stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, text=True)
-                    assert holder.stdout and holder.stdin and holder.stdout.readline().strip() == "locked"
-                    for _ in range(2000):  # until the worker has met the lock (busy timeout first)
-                        if ingestor.stats.store_errors > errors:
-                            break
-                        stop.wait(0.05)
-                    holder.stdin.write("\n")
-                    holder.stdin.close()
-                    holder.wait(30)
-                    holder.stdout.close()
-                    survived += ingestor.stats.store_errors > errors and worker.is_alive()
-                for _ in range(3000):
-                    if spool.pending("ingest") == 0:
-                        break
-                    stop.wait(0.02)
-            finally:
-                stop.set()
-                worker.join(60)
-            pending = spool.pending("ingest")
+            # until the worker has met the lock (its busy timeout first): up to 100 s
+            _, survived, pending = outage.ingest_through_faults(spool, store, holds, hold_lock, meet_polls=5000,
+                                                                drain_polls=3000)
         listings = store.counts()["listings"]
         store.close()
     return {"injected": holds, "survived": survived if not pending else 0, "lost": n - listings + pending,

@@ -1,7 +1,8 @@
-"""Dashboard fixtures: a fictional world in a TEST DOUBLE store, the app, users, clients.
+"""Dashboard fixtures: a fictional world ingested into the real SQLite store, the app,
+users, clients.
 
-The helper modules (``dash_memstore``, ``dash_world``) sit beside this file; the folder is
-put on ``sys.path`` because the suite runs with ``--import-mode=importlib``.
+The helper modules (``dash_world``, ``dash_index_world``) sit beside this file; the folder
+is put on ``sys.path`` because the suite runs with ``--import-mode=importlib``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from fastapi.testclient import TestClient  # noqa: E402
 from narcwatch.crawler.config import Config  # noqa: E402
 from narcwatch.crawler.models import Source  # noqa: E402
 from narcwatch.dashboards.app import create_app  # noqa: E402
-from dash_memstore import MemStore  # noqa: E402
-from dash_world import build  # noqa: E402
+from dash_index_world import build_index  # noqa: E402
+from narcwatch.index.sqlite import SqliteStore  # noqa: E402
 from dash_helpers import ADMIN, ANALYST, FAST_ARGON2, login  # noqa: E402,F401
 
 @pytest.fixture
-def world(data_dir: Path) -> MemStore:
-    return build(data_dir)
+def world(data_dir: Path) -> Iterator[SqliteStore]:
+    store = build_index(data_dir)
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def config(data_dir: Path) -> Config:
 
 
 @pytest.fixture
-def app(world: MemStore, data_dir: Path, config: Config) -> FastAPI:
+def app(world: SqliteStore, data_dir: Path, config: Config) -> FastAPI:
     app = create_app(world, data_dir, config, password_hasher=FAST_ARGON2)
     app.state.ctx.accounts.add_user(*ADMIN[:1], "admin", ADMIN[1])
     app.state.ctx.accounts.add_user(ANALYST[0], "analyst", ANALYST[1])

@@ -1,8 +1,8 @@
 """The fictional world of ``dash_world`` written into the index's real SQLite store, the
-alert outbox and an evidence manifest, as a crawl + ingest would leave them.
+alert outbox, an evidence manifest and the crawler's status file, as a crawl + ingest
+would leave them: what every dashboard test runs against.
 
-The manifest table follows the crawler's schema (crawler/evidence/manifest.py); it is
-written here directly because the crawler branch is not merged into this one.
+The manifest table follows the crawler's schema (crawler/evidence/manifest.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from narcwatch.crawler import health
 from narcwatch.crawler.config import StoreConfig
 from narcwatch.crawler.paths import DataDir
 from narcwatch.index import open_store
@@ -50,4 +51,8 @@ def build_index(data_dir: Path) -> Any:
     alerts = AlertDB(data.outbox)
     alerts.add_alerts([(a, []) for a in mem.alerts.values()])
     alerts.close()
+    for source, status in mem.crawl.items():  # what the crawler's last run of it recorded
+        health.save(data.jobs, health.SourceHealth(
+            source=source, last_crawl_at=status.last_crawl_at.isoformat() if status.last_crawl_at else None,
+            finished=status.finished, items=status.items, errors=list(status.errors)))
     return store

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +23,31 @@ from narcwatch.dashboards.views import CrawlStatus, Snapshot
 from narcwatch.extract.models import Extraction, Identifier, IdentifierKind, Offer, SubstanceMention, Wallet
 from narcwatch.index.models import Alert, Severity
 
-from dash_memstore import Doc, MemStore
+
+@dataclass
+class Doc:
+    """One fictional listing: its item and extraction, each observation, each capture."""
+
+    listing: Listing
+    extraction: Extraction | None
+    snapshots: list[Snapshot] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    """The world before ingest; ``dash_index_world.build_index`` writes it where a crawl,
+    ingest and the alert engine would (the real store, outbox, manifest, status files)."""
+
+    docs: dict[str, Doc] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    crawl: dict[str, CrawlStatus] = field(default_factory=dict)
+
+    def add(self, doc: Doc) -> None:
+        self.docs[doc.listing.key] = doc
+
+    def save_alerts(self, alerts: Sequence[Alert]) -> None:
+        self.alerts.update((a.id, a) for a in alerts)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday
 XSS_TITLE = '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2</script> Oxy 80 "bulk"'
@@ -53,8 +79,8 @@ def _warc(evidence: Path, name: str, url: str, body: bytes) -> tuple[str, int]:
     return name, offset
 
 
-def build(data_dir: Path, *, listings_per_vendor: int = 3) -> MemStore:
-    store = MemStore()
+def build(data_dir: Path, *, listings_per_vendor: int = 3) -> World:
+    store = World()
     evidence = data_dir / "evidence"
     vendors = [("GreenLeafPharma", ["market-a", "market-b"]), ("NordicChem", ["market-a"]),
                ("QuietHarbor", ["market-c", "tg-harbor"])]

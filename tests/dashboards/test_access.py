@@ -13,35 +13,17 @@ from fastapi.testclient import TestClient
 
 from narcwatch.dashboards.security import CSP, PUBLIC_PATHS, is_public
 
-from dash_helpers import ANALYST, login
-
-
-try:  # FastAPI >= 0.16x keeps included routers as branches; this walks them
-    from fastapi.routing import iter_route_contexts
-except ImportError:  # pragma: no cover - older FastAPI: app.routes is already flat
-    iter_route_contexts = None
-
-
-def _deps(route: object) -> set[str]:
-    names: set[str] = set()
-    dependant = getattr(route, "dependant", None)
-    stack = list(dependant.dependencies) if dependant else []
-    while stack:
-        d = stack.pop()
-        if d.call is not None:
-            names.add(getattr(d.call, "__name__", ""))
-        stack.extend(d.dependencies)
-    return names
+from dash_helpers import ANALYST, app_routes, login, route_dependencies
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str, set[str]]]:
     out = []
-    for r in (iter_route_contexts(app.routes) if iter_route_contexts else app.routes):
+    for r in app_routes(app):
         if not r.methods:  # the /static mount
             continue
         path = re.sub(r"\{[^}]+\}", "x", r.path)
         for m in sorted(set(r.methods) - {"HEAD"}):
-            out.append((m, path, _deps(r)))
+            out.append((m, path, route_dependencies(r)))
     return out
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
+
+from narcwatch.crawler.models import Listing
+from narcwatch.index.documents import parse_iso
 
 from dash_world import XSS_KEY
 
@@ -37,7 +41,12 @@ def test_evidence_frame_is_sandboxed(analyst):
 
 def test_csv_export_neutralises_formulas_and_is_audited(analyst, world, app):
     client, _ = analyst
-    world.docs["market-a:100"].listing.title = '=HYPERLINK("http://evil.test","click")'
+    seen = world.listing("market-a:100").snapshots[-1]
+    retitled = Listing(source="market-a", site_id="100", url="http://market-a.fictional.onion/item/100",
+                       title='=HYPERLINK("http://evil.test","click")', description="Stealth shipping.",
+                       crawl_id="crawl-later", seen_at=parse_iso(seen["seen_at"]) + timedelta(days=1),
+                       capture_id=seen["capture_id"], capture_sha256=seen["capture_sha256"])
+    world.ingest([(retitled, None)])  # a later crawl saw the title changed to a formula
     r = client.get("/search/export.csv", params={"q": "stealth"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))

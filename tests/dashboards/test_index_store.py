@@ -1,4 +1,4 @@
-"""The pages over the index's real SQLite store and alert outbox (not the test double)."""
+"""Pages over the index's real SQLite store and alert outbox: highlighting, evidence, vendors."""
 
 from __future__ import annotations
 

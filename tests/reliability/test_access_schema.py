@@ -37,12 +37,7 @@ from narcwatch.index.alerts.outbox import AlertDB
 from narcwatch.index.models import Alert, Severity
 from narcwatch.index.sqlite import SqliteStore
 from narcwatch.ingest import ingest_items
-from tests.dashboards.dash_helpers import ADMIN, ANALYST, FAST_ARGON2, login
-
-try:  # FastAPI >= 0.16x keeps included routers as branches
-    from fastapi.routing import iter_route_contexts
-except ImportError:  # pragma: no cover
-    iter_route_contexts = None
+from tests.dashboards.dash_helpers import ADMIN, ANALYST, FAST_ARGON2, app_routes, login, route_dependencies
 
 T0 = datetime(2026, 11, 4, 10, 0, tzinfo=timezone.utc)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -128,22 +123,10 @@ class Op:
                               follow_redirects=False)
 
 
-def _deps(route: Any) -> set[str]:
-    names: set[str] = set()
-    dependant = getattr(route, "dependant", None)
-    stack = list(dependant.dependencies) if dependant else []
-    while stack:
-        d = stack.pop()
-        if d.call is not None:
-            names.add(getattr(d.call, "__name__", ""))
-        stack.extend(d.dependencies)
-    return names
-
-
 def operations(app: FastAPI) -> list[Op]:
     spec = app.openapi()
     routes = {}
-    for r in (iter_route_contexts(app.routes) if iter_route_contexts else app.routes):
+    for r in app_routes(app):
         for m in getattr(r, "methods", None) or ():
             routes[(m, r.path)] = r
     ops: list[Op] = []
@@ -162,7 +145,7 @@ def operations(app: FastAPI) -> list[Op]:
             path = re.sub(r"\{([^}:]+)(:[^}]*)?\}", lambda m: str(path_values.get(m.group(1), "x")), template)
             route = routes.get((method, template))
             ops.append(Op(method, template, path, query, json_body, form, True,
-                          "need_admin" in _deps(route) if route else False))
+                          "need_admin" in route_dependencies(route) if route else False))
             seen.add((method, template))
     for (method, template), route in routes.items():  # what the schema leaves out
         if method == "HEAD" or (method, template) in seen:
@@ -170,7 +153,7 @@ def operations(app: FastAPI) -> list[Op]:
         path = re.sub(r"\{[^}]+\}", "x", template)
         form = {"status": "acknowledged", "answer": "a", "name": "eve", "role": "analyst",
                 "password": "long enough pw"} if method in STATE_CHANGING else None
-        ops.append(Op(method, template, path, {}, None, form, False, "need_admin" in _deps(route)))
+        ops.append(Op(method, template, path, {}, None, form, False, "need_admin" in route_dependencies(route)))
     return ops
 
 

@@ -23,7 +23,7 @@ import hashlib
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -170,20 +170,55 @@ def dump(store: Any) -> dict[str, set[str]]:
     return out
 
 
-def _reference(osmem: Any, tmp: Path) -> dict[str, set[str]]:
+def _reference(osmem: Any, tmp: Path, fill: Callable[[Spool], int] = _fill) -> dict[str, set[str]]:
+    """What an uninterrupted ingest of ``fill``'s spool leaves in a fresh engine."""
     clone = osmem.clone()
     try:
         store = _connect(clone.url, "ref")
         data = DataDir.at(tmp / "ref")
         data.ensure()
         with Spool(data.spool) as spool:
-            _fill(spool)
+            fill(spool)
             Ingestor(spool, store, batch_size=10).drain()
         got = dump(store)
         store.close()
         return got
     finally:
         clone.close()
+
+
+def ingest_through_faults(spool: Spool, store: Any, faults: int, inject: Callable[[], Callable[[], None]],
+                          pause: Callable[[], float] = lambda: 0.0, meet_polls: int = 400,
+                          drain_polls: int = 1500) -> tuple[Ingestor, int, int]:
+    """Ingest ``spool`` with the worker running (as the daemon does) while ``faults``
+    faults are injected, each ``pause()`` seconds after the last: ``inject()`` starts one
+    and returns what ends it, called once the worker has reported it (or after
+    ``meet_polls`` polls). Returns the ingestor, how many faults the worker met and
+    outlived, and the items still pending after the drain."""
+    ingestor = Ingestor(spool, store, batch_size=10)
+    stop = threading.Event()
+    worker = threading.Thread(target=ingestor.run_forever, args=(stop,), kwargs={"poll": 0.02, "backoff_max": 0.2})
+    worker.start()
+    survived = 0
+    try:
+        for _ in range(faults):
+            stop.wait(pause())
+            errors = ingestor.stats.store_errors
+            release = inject()
+            for _ in range(meet_polls):
+                if ingestor.stats.store_errors > errors:
+                    break
+                stop.wait(0.02)
+            release()
+            survived += ingestor.stats.store_errors > errors and worker.is_alive()
+        for _ in range(drain_polls):
+            if spool.pending("ingest") == 0:
+                break
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        worker.join(60)
+    return ingestor, survived, spool.pending("ingest")
 
 
 def test_engine_unreachable_mid_ingest_is_a_health_error_and_resumes_by_itself(osmem: Any, tmp_path: Path) -> None:
@@ -312,51 +347,21 @@ def run_engine_cuts(osmem: Any, tmp: Path, *, cuts: int, seed: int = 3, spool_fi
 
     fill = spool_fill or _fill
     rng = random.Random(seed)
-    ref_clone = osmem.clone()
-    try:
-        ref_store = _connect(ref_clone.url, "cuts")
-        ref = DataDir.at(tmp / "ref")
-        ref.ensure()
-        with Spool(ref.spool) as spool:
-            fill(spool)
-            Ingestor(spool, ref_store, batch_size=10).drain()
-        want = dump(ref_store)
-        ref_store.close()
-    finally:
-        ref_clone.close()
+    want = _reference(osmem, tmp, fill)
     clone = osmem.clone()
     fwd = Forwarder(_hostport(clone.url)).restore()
     data = DataDir.at(tmp / "cut")
     data.ensure()
     store = _connect(fwd.url, "cuts")
-    survived = 0
     try:
         with Spool(data.spool) as spool:
             total = fill(spool)
-            ingestor = Ingestor(spool, store, batch_size=10)
-            stop = threading.Event()
-            worker = threading.Thread(target=ingestor.run_forever, args=(stop,), kwargs={"poll": 0.02,
-                                                                                          "backoff_max": 0.2})
-            worker.start()
-            try:
-                for _ in range(cuts):
-                    stop.wait(rng.uniform(0.0, 0.3))
-                    errors = ingestor.stats.store_errors
-                    fwd.cut()
-                    for _ in range(400):
-                        if ingestor.stats.store_errors > errors:
-                            break
-                        stop.wait(0.02)
-                    fwd.restore()
-                    survived += ingestor.stats.store_errors > errors and worker.is_alive()
-                for _ in range(1500):
-                    if spool.pending("ingest") == 0:
-                        break
-                    stop.wait(0.02)
-            finally:
-                stop.set()
-                worker.join(30)
-            pending = spool.pending("ingest")
+
+            def cut() -> Callable[[], None]:
+                fwd.cut()
+                return fwd.restore
+
+            ingestor, survived, pending = ingest_through_faults(spool, store, cuts, cut, pause=lambda: rng.uniform(0.0, 0.3))
         got = dump(store)
     finally:
         fwd.cut()
