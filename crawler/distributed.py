@@ -169,9 +169,10 @@ def worker_settings(source: Source, redis_url: str, worker_id: str, *, heartbeat
 
     keys = Keys(source.id, namespace)
     spider_mw: dict[str, int | None] = dict(SPIDER_MIDDLEWARES)
-    # 950: same ledger as the frontier middleware, but discovered requests live in Redis, not the local frontier
+    # same ledger as the frontier middleware, but discovered requests live in Redis, not the local frontier;
+    # 10: outermost (the built-in ones start at 25), so it pushes only what depth and URL-length limits keep
     spider_mw["narcwatch.crawler.middlewares.frontier.FrontierSpiderMiddleware"] = None
-    spider_mw[f"{_MW}.RedisFrontierSpiderMiddleware"] = 950
+    spider_mw[f"{_MW}.RedisFrontierSpiderMiddleware"] = 10
     return {
         "SCHEDULER": "narcwatch.crawler.redis_scheduler.RedisScheduler",
         "SCHEDULER_QUEUE_CLASS": "narcwatch.crawler.redis_queue.ReliableQueue",
@@ -198,19 +199,32 @@ def worker_settings(source: Source, redis_url: str, worker_id: str, *, heartbeat
 class RedisFrontierSpiderMiddleware(FrontierSpiderMiddleware):
     """The page ledger without local pending rows: the shared queue is the frontier of a worker.
 
+    As the local frontier records a page's discovered requests as pending before the page
+    is done, this pushes them to Redis before the page ends (``RedisScheduler.push_now``):
+    the page's popped request is acknowledged after that, so a kill at any moment leaves
+    each discovered request either in Redis or re-found from its recovered page. It runs
+    outermost (``worker_settings``), so it pushes what the other middlewares let through.
+
     Start requests are dropped: ``feed_source`` put the start pages in Redis once per round."""
 
     async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
         fp = self.ctx.page_fingerprint(response.request) if response.request is not None else None
+        discovered: list[Request] = []
         try:
             async for out in result:
-                if not isinstance(out, Request) and fp is not None:
+                if isinstance(out, Request):
+                    discovered.append(out)
+                elif fp is not None:
                     self.ctx.ledger.expect(fp, out)
                 yield out
         except Exception as exc:  # a callback that raised still ends its page, or the round never drains
             if fp is not None:
                 self.ctx.page_failed(fp, f"callback_{type(exc).__name__}")
             raise
+        push_now = getattr(getattr(self.crawler.engine, "scheduler", None), "push_now", None)
+        if push_now is not None:
+            for req in discovered:
+                push_now(req)
         if fp is not None and self.ctx.ledger.close_page(fp):
             self.ctx.page_done(fp)
 

@@ -279,3 +279,66 @@ def test_run_worker_waits_for_a_running_round(r: redis.Redis, redis_url: str, sa
     r.set(Keys(SOURCE).round, b"old-round")  # fed once and drained: nothing to join
     with pytest.raises(TimeoutError, match="no running crawl round"):
         run_worker(src, cfg, DataDir.at(tmp_path / "data"), redis_url, wait_for_round=0.6)
+
+
+def test_a_pages_discovered_requests_are_in_redis_before_the_page_ends(r: redis.Redis, redis_url: str,
+                                                                      tmp_path: Path) -> None:
+    """The scraper takes a callback's output through a queue and schedules it later, so a
+    page can end (and its request be acknowledged) while requests it yielded wait in that
+    queue; a worker killed then lost them (a category's next page and its listings, seen
+    under load). Here the consumer pulls the whole output and schedules nothing: at the
+    page's end every discovered request must already be in Redis, once."""
+    import asyncio
+    import types
+
+    import scrapy
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from narcwatch.crawler.context import get_context
+    from narcwatch.crawler.distributed import RedisFrontierSpiderMiddleware
+    from narcwatch.crawler.redis_scheduler import RedisScheduler
+
+    class Spider(scrapy.Spider):
+        name = "unit"
+
+        def parse_index(self, response: object) -> None:
+            pass
+
+    keys = Keys("unit")
+    crawler = get_crawler(Spider, {
+        "NARCWATCH_SOURCE_ID": "unit", "NARCWATCH_REDIS_WORKER_ID": "w1", "NARCWATCH_DATA_DIR": str(tmp_path),
+        "NARCWATCH_CRAWL_ID": "r1-w1", "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
+        "REDIS_URL": redis_url, "SCHEDULER_QUEUE_CLASS": "narcwatch.crawler.redis_queue.ReliableQueue",
+        "SCHEDULER_SERIALIZER": "narcwatch.crawler.redis_queue", "SCHEDULER_QUEUE_KEY": keys.queue,
+        "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter, "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True})
+    crawler.stats.open_spider()
+    spider = Spider.from_crawler(crawler)
+    crawler.spider = spider
+    scheduler = RedisScheduler.from_crawler(crawler)
+    scheduler.open(spider)
+    crawler.engine = types.SimpleNamespace(scheduler=scheduler)  # (only the engine's scheduler is read)
+    ctx = get_context(crawler)
+    queued_at_end: list[int] = []
+    ctx.on_page_end.append(lambda fp: queued_at_end.append(int(r.zcard(keys.queue))))
+    mw = RedisFrontierSpiderMiddleware(crawler, ctx)
+    page = scrapy.Request("http://x.onion/category/a?page=3", callback=spider.parse_index)
+    response = HtmlResponse(url=page.url, request=page, body=b"<html></html>")
+
+    async def output():  # what the callback yields: the next page and four listings
+        for path in ("category/a?page=4", "listing/1", "listing/2", "listing/3", "listing/4"):
+            yield scrapy.Request(f"http://x.onion/{path}", callback=spider.parse_index)
+
+    async def pull_everything_schedule_nothing() -> list[scrapy.Request]:
+        return [out async for out in mw.process_spider_output_async(response, output())]
+
+    try:
+        discovered = asyncio.run(pull_everything_schedule_nothing())
+        assert queued_at_end == [5]  # the page ended with all five already in Redis
+        assert all(scheduler.enqueue_request(req) for req in discovered)  # the engine's hand-over: no second push
+        assert r.zcard(keys.queue) == 5
+        again = scrapy.Request("http://x.onion/listing/1", callback=spider.parse_index)
+        assert scheduler.enqueue_request(again) is False  # a later duplicate is still refused
+    finally:
+        ctx.close()
