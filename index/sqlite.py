@@ -596,9 +596,10 @@ class SqliteStore:
             old_terms = _multi(old.doc)
             if old_terms != terms:  # only what changed: a posting's rows move only when a value comes or goes
                 was, now = set(old_terms), set(terms)
-                term_del += [(f, v, rid) for f, v in old_terms if (f, v) not in now]
+                gone = [(f, v, rid) for f, v in old_terms if (f, v) not in now]
+                term_del += gone
+                delta_drop += gone
                 term_add += [(f, v, rid) for f, v in terms if (f, v) not in was]
-                delta_drop += [(f, v, rid) for f, v in old_terms if (f, v) not in now]
         db.executemany(
             """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
                    capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,

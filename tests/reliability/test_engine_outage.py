@@ -187,6 +187,14 @@ def _reference(osmem: Any, tmp: Path, fill: Callable[[Spool], int] = _fill) -> d
         clone.close()
 
 
+def wait_drained(spool: Spool, stop: threading.Event, polls: int, every: float) -> None:
+    """Until the ingest worker has emptied ``spool`` (or ``polls`` polls ``every`` seconds apart)."""
+    for _ in range(polls):
+        if spool.pending("ingest") == 0:
+            return
+        stop.wait(every)
+
+
 def ingest_through_faults(spool: Spool, store: Any, faults: int, inject: Callable[[], Callable[[], None]],
                           pause: Callable[[], float] = lambda: 0.0, meet_polls: int = 400,
                           drain_polls: int = 1500) -> tuple[Ingestor, int, int]:
@@ -211,10 +219,7 @@ def ingest_through_faults(spool: Spool, store: Any, faults: int, inject: Callabl
                 stop.wait(0.02)
             release()
             survived += ingestor.stats.store_errors > errors and worker.is_alive()
-        for _ in range(drain_polls):
-            if spool.pending("ingest") == 0:
-                break
-            stop.wait(0.02)
+        wait_drained(spool, stop, drain_polls, 0.02)
     finally:
         stop.set()
         worker.join(60)
@@ -249,10 +254,7 @@ def test_engine_unreachable_mid_ingest_is_a_health_error_and_resumes_by_itself(o
                 assert spool.pending("ingest") == total - 20  # the failed batch stays in the spool
                 assert worker.is_alive()
                 fwd.restore()
-                for _ in range(600):
-                    if spool.pending("ingest") == 0:
-                        break
-                    stop.wait(0.05)
+                wait_drained(spool, stop, 600, 0.05)
             finally:
                 stop.set()
                 worker.join(30)
