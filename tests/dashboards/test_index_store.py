@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
-from narcwatch.dashboards.app import create_app
 from narcwatch.dashboards.index_reader import IndexReader, marker_segments
 from narcwatch.index.results import HL_END, HL_START
 
-from dash_helpers import ANALYST, FAST_ARGON2, login
-from dash_index_world import build_index
 from dash_world import XSS_KEY
 
 
 @pytest.fixture
-def client(data_dir: Path, config: Any) -> Iterator[TestClient]:
-    store = build_index(data_dir)
-    app = create_app(store, data_dir, config, password_hasher=FAST_ARGON2)
-    assert isinstance(app.state.ctx.reader, IndexReader)
-    app.state.ctx.accounts.add_user(ANALYST[0], "analyst", ANALYST[1])
-    with TestClient(app, base_url="http://127.0.0.1") as c:
-        login(c, ANALYST)
-        yield c
-    store.close()
+def client(analyst: tuple[TestClient, str]) -> TestClient:
+    """The conftest's analyst session on the world ingested into the real store."""
+    c, _ = analyst
+    assert isinstance(c.app.state.ctx.reader, IndexReader)  # the store's own reader, not the generic one
+    return c
 
 
 @pytest.mark.parametrize("text, expected", [
