@@ -39,6 +39,7 @@ import numpy as np
 
 from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
 from narcwatch.index.documents import dumps, iso, item_document
+from narcwatch.index.gcpause import gc_paused
 from narcwatch.index.models import Alert, ChangeEvent
 from narcwatch.index.query import And, ParsedQuery, Text, parse
 from narcwatch.index.results import (
@@ -123,7 +124,7 @@ class SqliteStore:
                  cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
-        #: Past this many matches relevance ranks the newest ones only (see _window_floor);
+        #: Past this many matches relevance ranks the newest ones only (see _newest_cut);
         #: the total is always exact.
         self.rank_window = max(1, rank_window)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,9 @@ class SqliteStore:
         #: ``changelog`` entries kept (pruned at the end of each crawl); above ``catch_up_max``
         self.changelog_keep = 500_000
         self._rank_mask: np.ndarray | None = None
+        self._mmap_mib = mmap_mib
+        self._reader: sqlite3.Connection | None = None  # see _reader_db
+        self._counter: ThreadPoolExecutor | None = None  # see _count_beside
         self._db.create_function("nw_in_mask", 1, self._in_mask)
         self._hl_rids: set[int] = set()
         self._db.create_function("nw_in_set", 1, self._hl_rids_has)
@@ -318,7 +322,7 @@ class SqliteStore:
         """One transaction per batch: plan against what is stored, then write everything."""
         if not batch:
             return []
-        with self._timed_commit():
+        with gc_paused(), self._timed_commit():
             events = self._ingest_batch(batch)
         return events
 
@@ -350,7 +354,8 @@ class SqliteStore:
                 pending = _take(it, group)
                 self.ingest_seconds["source"] += time.perf_counter() - t
                 t = time.perf_counter()
-                docs = _documents_many(pending)  # the first group's, built here (nothing to overlap yet)
+                with gc_paused():
+                    docs = _documents_many(pending)  # the first group's, built here (nothing to overlap yet)
                 self.ingest_seconds["plan"] += time.perf_counter() - t
                 while pending:
                     events: list[ChangeEvent] = []
@@ -364,13 +369,14 @@ class SqliteStore:
                         if ahead:  # (the thread starts with the first group that has a next one)
                             built.append(prep.submit(_documents_many, ahead))
 
-                    with self._timed_commit():
+                    with gc_paused(), self._timed_commit():  # (never paused across the yield: the caller runs there)
                         for batch, prepared in zip(pending, docs):
                             events += self._ingest_batch(batch, prepared)
                         self._at_commit = start_next
                     yield events
                     t = time.perf_counter()
-                    pending, docs = ahead, built[0].result() if built else []
+                    with gc_paused():
+                        pending, docs = ahead, built[0].result() if built else []
                     self.ingest_seconds["plan"] += time.perf_counter() - t  # what the helper has left to do
         finally:
             prep.shutdown(wait=True, cancel_futures=True)
@@ -820,12 +826,13 @@ class SqliteStore:
                                     f"{_order(field, desc)} LIMIT ?", [json.dumps(rids), want]).fetchall()
         return [r[0] for r in rows][offset:offset + limit]
 
-    def _count(self, pq: ParsedQuery, where: str, params: list[Any]) -> int:
+    def _count(self, pq: ParsedQuery, where: str, params: list[Any], reader: bool = False) -> int:
+        db = self._reader_db() if reader else self._db
         items = pq.root.items if isinstance(pq.root, And) else (pq.root,)
         if all(isinstance(n, Text) for n in items):  # every FTS row is a doc: count the index, not the join
             match = " AND ".join(f"({fts_expression(n)})" for n in items)  # type: ignore[arg-type]
-            return int(self._db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?", [match]).fetchone()[0])
-        return int(self._db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
+            return int(db.execute("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH ?", [match]).fetchone()[0])
+        return int(db.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0])
 
     def _ranked(self, pq: ParsedQuery, where: str, params: list[Any], rank_expr: str, limit: int, offset: int,
                 total: int | None = None, mask: np.ndarray | None = None
@@ -847,57 +854,70 @@ class SqliteStore:
         match = " AND ".join(f"({fts_expression(t)})" for t in required)
         rest = [n for n in items if not isinstance(n, Text)]
         rwhere, rparams = compile_sql(And(tuple(rest))) if rest else ("1", [])
-        if total is None:
-            total = self._count(pq, where, params)
         want = limit + offset
+        # The exact total and the ranked page are two FTS5 passes that need nothing of each
+        # other (bm25 alone is one more: its IDF counts every match of each phrase). The total
+        # is counted on the store's reader connection while this one cuts and scores: SQLite
+        # releases the GIL, so on two cores a text query takes the longer pass, not both.
+        counting = self._count_beside(pq, where, params) if total is None else None
+        try:
+            floor, window = self._newest_cut(match, rwhere, rparams, mask)
+            scored = self._scored(match, rest, rwhere, rparams, floor, mask) if want else []
+        finally:
+            if counting is not None:
+                total = counting.result()
+        assert total is not None
         if want == 0 or total == 0:
-            return [], total, self.rank_window if total > self.rank_window else None
-        floor, window = self._window_floor(total)
-        if window and mask is not None and np.count_nonzero(mask[floor:]) < window:
-            # the matches are known: whether the slice holds `window` of them needs no FTS5 pass
-            floor = self._exact_cut(match, rwhere, rparams, mask, window)
-
-        def score(floor: int) -> list[tuple[int, float]]:
-            if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
-                self._rank_mask = mask
-                try:
-                    return db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
-                                         AND rowid >= ? AND nw_in_mask(rowid)""", [match, floor]).fetchall()
-                finally:
-                    self._rank_mask = None
-            if not rest:  # text only: every FTS match in the window is a result
-                return db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
-                                  "AND rowid >= ?", [match, floor]).fetchall()
-            # text and filters, no column snapshot: the filter is checked on docs rows
-            return db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
-                                  ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
-                              [match, floor, *rparams]).fetchall()
-
-        scored = score(floor)
-        if window and len(scored) < window and mask is None:  # matches thin out in the newest slice: rank the newest `window`
-            scored = score(self._exact_cut(match, rwhere, rparams, mask, window))
+            return [], total, window
         return self._top_by_score(scored, limit, offset), total, window
 
-    def _exact_cut(self, match: str, rwhere: str, rparams: list[Any], mask: np.ndarray | None, window: int) -> int:
-        """The rid of the ``window``-th newest match."""
+    def _scored(self, match: str, rest: list[Any], rwhere: str, rparams: list[Any], floor: int,
+                mask: np.ndarray | None) -> list[tuple[int, float]]:
+        """(rid, bm25) of the matches from ``floor`` on that pass the query's other clauses."""
+        db = self._db
+        if mask is not None:  # the matching rids are known: bm25 only for those (a per-row mask check)
+            self._rank_mask = mask
+            try:
+                return db.execute("""SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ?
+                                     AND rowid >= ? AND nw_in_mask(rowid)""", [match, floor]).fetchall()
+            finally:
+                self._rank_mask = None
+        if not rest:  # text only: every FTS match in the window is a result
+            return db.execute("SELECT rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts WHERE docs_fts MATCH ? "
+                              "AND rowid >= ?", [match, floor]).fetchall()
+        # text and filters, no column snapshot: the filter is checked on docs rows
+        return db.execute(f"""SELECT r.rowid, bm25(docs_fts, 4.0, 1.0) FROM docs_fts r JOIN docs d
+                              ON d.rid = r.rowid WHERE docs_fts MATCH ? AND r.rowid >= ? AND {rwhere}""",
+                          [match, floor, *rparams]).fetchall()
+
+    def _newest_cut(self, match: str, rwhere: str, rparams: list[Any], mask: np.ndarray | None
+                    ) -> tuple[int, int | None]:
+        """(lowest rid ranked, window or None): past ``rank_window`` matches relevance ranks
+        exactly the newest ``rank_window`` of them; the cut is the rid of the last of those,
+        read newest-first from FTS5 (a pass over the window, not over every match)."""
+        window = self.rank_window
         if mask is not None:
             rids = np.flatnonzero(mask)
-            return int(rids[-window]) if len(rids) >= window else 0
-        row = self._db.execute(f"""SELECT r.rowid FROM docs_fts r JOIN docs d ON d.rid = r.rowid
-                                   WHERE docs_fts MATCH ? AND {rwhere} ORDER BY r.rowid DESC LIMIT 1 OFFSET ?""",
-                               [match, *rparams, window - 1]).fetchone()
-        return int(row[0]) if row else 0
+            return (int(rids[-window]), window) if len(rids) > window else (0, None)
+        join = "" if rwhere == "1" else f" JOIN docs d ON d.rid = r.rowid AND {rwhere}"
+        rows = self._db.execute(f"SELECT r.rowid FROM docs_fts r{join} WHERE docs_fts MATCH ? "
+                                "ORDER BY r.rowid DESC LIMIT 2 OFFSET ?", [*rparams, match, window - 1]).fetchall()
+        return (int(rows[0][0]), window) if len(rows) == 2 else (0, None)
 
-    def _window_floor(self, total: int) -> tuple[int, int | None]:
-        """(lowest rid ranked, window or None): past ``rank_window`` matches, relevance ranks
-        the matches among the newest documents, a slice sized to hold 1.25 x ``rank_window``
-        of them at the query's overall match rate (no FTS5 pass needed to find it). Where the
-        slice holds fewer, ``_ranked`` falls back to exactly the newest ``rank_window``."""
-        if total <= self.rank_window:
-            return 0, None
-        top = int(self._db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0])
-        span = -(-5 * self.rank_window * top // (4 * total))  # ceil(1.25 x): uniform data rarely falls short
-        return max(0, top - span + 1), self.rank_window
+    def _count_beside(self, pq: ParsedQuery, where: str, params: list[Any]) -> Future[int]:
+        """``_count`` on the reader connection, in the store's counting thread."""
+        if self._counter is None:
+            self._counter = ThreadPoolExecutor(1, thread_name_prefix="narcwatch-count")
+        return self._counter.submit(self._count, pq, where, params, True)
+
+    def _reader_db(self) -> sqlite3.Connection:
+        """A second, read-only connection (used by the counting thread only). It reads what
+        this store committed; a search holds the store lock, so none of its own writes can
+        fall between the two passes (another process's commit can, as between two searches)."""
+        if self._reader is None:
+            self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._reader.execute(f"PRAGMA mmap_size={self._mmap_mib * 2**20}")
+        return self._reader
 
     def _hl_rids_has(self, rid: int) -> bool:
         return rid in self._hl_rids
@@ -1143,6 +1163,12 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._counter is not None:
+                self._counter.shutdown(wait=True)
+                self._counter = None
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
             self._db.close()
 
 

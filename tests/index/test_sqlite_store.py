@@ -101,10 +101,13 @@ def test_rank_window_scores_only_the_newest_matches_and_counts_all(tmp_path: Pat
     assert store.warm() is columns
     r = store.search("crystal", limit=10)
     assert r.total == 10 and r.rank_window == 3
-    # the newest slice sized for 1.25 x 3 matches (4 documents here), by bm25: shortest text first
-    assert r.keys == ["m:9", "m:8", "m:7", "m:6"]
-    f = store.search("crystal AND vendor:v0", limit=10)  # 5 of 10 match: a slice of 8 documents
-    assert f.total == 5 and f.rank_window == 3 and f.keys == ["m:8", "m:6", "m:4", "m:2"]
+    # exactly the newest 3 matches, by bm25: shortest text first
+    assert r.keys == ["m:9", "m:8", "m:7"]
+    f = store.search("crystal AND vendor:v0", limit=10)  # 5 of 10 match: the newest 3 of them
+    assert f.total == 5 and f.rank_window == 3 and f.keys == ["m:8", "m:6", "m:4"]
+    shortest_last = SqliteStore(tmp_path / "s.sqlite", rank_window=3, columns=columns)
+    assert shortest_last.search("crystal", limit=2, offset=1).keys == ["m:8", "m:7"]  # a page inside the window
+    shortest_last.close()
     small = store.search("crystal AND vendor:v0 AND key:m\\:4")
     assert small.total == 1 and small.rank_window is None and small.keys == ["m:4"]
     wide = SqliteStore(tmp_path / "s.sqlite", rank_window=100, columns=False).search("crystal", limit=10)
