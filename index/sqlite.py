@@ -27,7 +27,7 @@ import statistics
 import threading
 import time
 import warnings
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -48,6 +48,7 @@ from narcwatch.index.results import (
 from narcwatch.index.sql_compiler import KEYWORD_COLUMNS, MULTI_FIELDS, NUMBER_COLUMNS, compile_sql, fts_expression
 from narcwatch.index.sqlite_columns import DELTA_COLUMNS, POSTED, ColumnSnapshot, Unsupported
 from narcwatch.index.sqlite_columns import load as load_columns
+from narcwatch.index.sqlite_writer import BulkWriter
 from narcwatch.index.sqlite_schema import (
     BULK_DEFERRED, MIGRATIONS, SCHEMA_VERSION, ContentWriter, apply, content_body, decode_snapshot, encode_snapshot,
 )
@@ -121,7 +122,7 @@ class SqliteStore:
     backend = "sqlite"
 
     def __init__(self, path: str | Path, *, removed_after: int = 2, rank_window: int = 2_000,
-                 cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True):
+                 cache_mib: int = 128, mmap_mib: int = 1024, columns: bool = True, bulk_writer: bool = True):
         self.path = Path(path)
         self.removed_after = removed_after
         #: Past this many matches relevance ranks the newest ones only (see _newest_cut);
@@ -165,9 +166,15 @@ class SqliteStore:
         self.ingest_seconds: dict[str, float] = dict.fromkeys(("lookup", "plan", "write", "commit", "columns", "rebuild",
                                                               "source", "items"), 0.0)
         self._bulk_depth = 0  # nested ``bulk_load`` blocks of this store
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
-                       "temp_store=MEMORY", f"mmap_size={mmap_mib * 2**20}", "wal_autocheckpoint=10000"):
+        #: what every connection that writes sets (``sqlite_writer`` too)
+        self._pragmas = ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{cache_mib * 1024}",
+                         "temp_store=MEMORY", "wal_autocheckpoint=10000"]
+        for pragma in (*self._pragmas, f"mmap_size={mmap_mib * 2**20}"):
             self._db.execute(f"PRAGMA {pragma}")
+        #: a bulk ``ingest_many`` writes through a ``BulkWriter`` process (False: in this one)
+        self.bulk_writer = bulk_writer
+        self._pipelining = False  # a pipelined bulk load is running (see ``_pipelined``)
+        self._writer: BulkWriter | None = None  # its writer process
         self._migrate()
         self.finish_bulk()  # a bulk load that a crash interrupted: indexes and full text first
 
@@ -283,8 +290,9 @@ class SqliteStore:
 
     # --- ingest ----------------------------------------------------------------------
 
-    def _known(self, batch: Sequence[IngestItem]) -> tuple[Known, dict[str, _Old]]:
-        """What the store knows about ``batch``, and per stored key its current row."""
+    def _known(self, batch: Sequence[IngestItem], overlay: _Overlay | None = None) -> tuple[Known, dict[str, _Old]]:
+        """What the store knows about ``batch``, and per stored key its current row
+        (``overlay``: with what a pipelined load has planned but not seen committed laid over)."""
         known = Known()
         olds: dict[str, _Old] = {}
         keys, handles, values = set(), set(), set()
@@ -298,6 +306,12 @@ class SqliteStore:
                 values.update(i.value.replace(" ", "").upper() if i.kind.value == "pgp_fingerprint" else i.value.strip()
                               for i in ext.identifiers)
         db = self._db
+        if overlay is not None:
+            for key in keys & overlay.listings.keys():
+                o = overlay.listings[key][1]
+                known.current[key] = o.doc
+                olds[key] = o
+            keys -= olds.keys()
         for chunk in _chunks(sorted(keys)):
             q = (f"SELECT {_DOC_COLUMNS}, d.title, d.text, s.content, s.rid < 0 FROM {_DOC_FROM} "
                  f"WHERE d.key IN ({','.join('?' * len(chunk))})")
@@ -309,6 +323,10 @@ class SqliteStore:
         for chunk in _chunks(sorted(o.rid for o in olds.values())):
             q = f"SELECT id FROM snapshots WHERE rid IN ({','.join('?' * len(chunk))})"
             known.snapshots.update(r[0].hex() for r in db.execute(q, chunk))
+        if overlay is not None:
+            for key in olds.keys() | keys:
+                if (sids := overlay.snapshots.get(key)) is not None:
+                    known.snapshots.update(sids[1])
         for chunk in _chunks(sorted(handles)):
             q = f"SELECT handle_lc, source FROM vendors WHERE handle_lc IN ({','.join('?' * len(chunk))})"
             for lc, src in db.execute(q, chunk):
@@ -316,6 +334,13 @@ class SqliteStore:
         for chunk in _chunks(sorted(values)):
             q = f"SELECT DISTINCT kind, value FROM identifiers WHERE value IN ({','.join('?' * len(chunk))})"
             known.identifiers.update((k, v) for k, v in db.execute(q, chunk))
+        if overlay is not None:
+            for lc in handles:
+                if (sources := overlay.vendors.get(lc)) is not None:
+                    known.vendor_sources.setdefault(lc, set()).update(sources)
+            for v in values:
+                if (facts := overlay.identifiers.get(v)) is not None:
+                    known.identifiers.update(facts)
         return known, olds
 
     def ingest(self, batch: Sequence[IngestItem]) -> list[ChangeEvent]:
@@ -340,9 +365,17 @@ class SqliteStore:
         ``bulk=True`` is for a large backfill: the store's secondary indexes and the full-text
         index of new listings are built once at the end (see ``bulk_load``); the time that
         takes is part of this call. Pass batches that are ready (lists): the write lock is
-        held while the next one is drawn from ``batches``."""
+        held while the next one is drawn from ``batches``.
+
+        With ``bulk_writer`` (the default) a bulk load's SQL runs in a writer process while
+        this one plans the next batches (``_pipelined``); the store's writes belong to the
+        load until it ends (another writer meanwhile makes it fail, committed groups kept)."""
         it = iter(batches)
         group = group or (50_000 if bulk else 10_000)
+        if bulk and self.bulk_writer:
+            with self.bulk_load():
+                yield from self._pipelined(it, group)
+            return
         # One helper thread builds the next group's documents (``item_document``: pure Python,
         # no store access) while this one is inside SQLite's COMMIT, which releases the GIL.
         # It runs only then and while this thread waits for it: a helper busy while this thread
@@ -380,6 +413,104 @@ class SqliteStore:
                     self.ingest_seconds["plan"] += time.perf_counter() - t  # what the helper has left to do
         finally:
             prep.shutdown(wait=True, cancel_futures=True)
+
+    def _pipelined(self, it: Iterator[Sequence[IngestItem]], group: int) -> Iterator[list[ChangeEvent]]:
+        """A bulk load's groups planned here and written by a ``BulkWriter`` process, one
+        group ahead: group g+1 is planned (documents, change detection, rows: Python) while
+        the writer runs group g's SQL (SQLite) on the other core. Lookups read the store and
+        the ``_Overlay`` of what was sent but not yet answered, ids are counted here, so the
+        result equals ``ingest`` per batch (tested). The column snapshot is detached for the
+        load (searches meanwhile answer from SQL), each group's delta laid over it once the
+        writer has committed that group, and it is attached again at the end."""
+        ph = self.ingest_seconds
+        clock = time.perf_counter
+        with self._lock:
+            cols, self._cols = self._cols, None
+            self._pipelining = True
+        writer: BulkWriter | None = None
+        queued: deque[tuple[int, list[ChangeEvent], list[Callable[[ColumnSnapshot], None]]]] = deque()
+        log_seq, failed = -1, True
+        try:
+            writer = self._writer = BulkWriter(self.path, self._pragmas)  # opened (watching for other writers) before any read
+            with self._lock:
+                ids, fts_from, log_seq = _Ids.read(self._db), _fts_deferred_from(self._db), _log_seq(self._db)
+            overlay = _Overlay()
+
+            def answered() -> list[ChangeEvent]:
+                nonlocal log_seq
+                assert writer is not None
+                token, log_seq = writer.answer()
+                g, events, deltas = queued.popleft()
+                assert token == g, (token, g)
+                with self._lock, gc_paused():
+                    overlay.committed(g)
+                    t = clock()
+                    if cols is not None:
+                        for step in deltas:
+                            step(cols)
+                    ph["columns"] += clock() - t
+                return events
+
+            g = 0
+            while True:
+                t = clock()
+                pending = _take(it, group)
+                ph["source"] += clock() - t
+                if not pending:
+                    break
+                g += 1
+                overlay.group = g
+                events: list[ChangeEvent] = []
+                deltas: list[Callable[[ColumnSnapshot], None]] = []
+                with self._lock, gc_paused():
+                    for batch in pending:
+                        if not batch:
+                            continue
+                        t0 = clock()
+                        known, olds = self._known(batch, overlay)
+                        t1 = clock()
+                        p = plan(batch, known)
+                        t2 = clock()
+                        self._delta, self._log = [], []
+                        ops = self._rows(p, olds, {}, ids, fts_from, overlay)
+                        if self._log:
+                            ops.append(("INSERT INTO changelog (rid) VALUES (?)", [(r,) for r in sorted(set(self._log))]))
+                        deltas += self._delta
+                        t3 = clock()
+                        writer.ops(ops)  # waits while the writer is still busy with the batch before
+                        ph["lookup"] += t1 - t0
+                        ph["plan"] += t2 - t1
+                        ph["write"] += t3 - t2
+                        ph["commit"] += clock() - t3  # handing the rows over (waiting for the writer)
+                        ph["items"] += len(batch)
+                        events += p.events
+                    self._delta, self._log = None, []
+                writer.commit(g)
+                queued.append((g, events, deltas))
+                while writer.pending > 1:  # one group in the writer while the next is planned
+                    t = clock()
+                    done = answered()
+                    ph["commit"] += clock() - t
+                    yield done
+            while writer.pending:
+                t = clock()
+                done = answered()
+                ph["commit"] += clock() - t
+                yield done
+            failed = False
+        finally:
+            if writer is not None:
+                writer.close()
+            with self._lock:
+                self._pipelining, self._writer = False, None
+                self._gen += 1
+                self._changed_at = time.monotonic()
+                if cols is not None and self._cols is None and log_seq >= 0:
+                    # holds exactly what the writer committed; after a failure another writer's
+                    # changes may follow in the log: caught up from there on the next read
+                    cols.stamp = None if failed else self._stamp()
+                    cols.log_seq = log_seq
+                    self._cols = cols
 
     @contextmanager
     def _timed_commit(self) -> Iterator[None]:
@@ -510,7 +641,7 @@ class SqliteStore:
         """The snapshot if it is current or can be caught up from ``changelog`` (the usual
         case, also beside another process's ingest); else None, and rebuild it in the
         background from its own read connection, so searches never wait for it."""
-        if not self.columns:
+        if not self.columns or self._pipelining:  # a pipelined load keeps its snapshot detached
             return None
         stamp = self._stamp()
         cols = self._cols
@@ -552,31 +683,42 @@ class SqliteStore:
                 return
 
     def _write(self, p: Plan, olds: dict[str, _Old], bodies: dict[str, str] | None = None) -> None:
+        """Write a plan inside the open transaction (ids read from the store, under its write lock)."""
         db = self._db
+        for sql, rows in self._rows(p, olds, bodies or {}, _Ids.read(db), _fts_deferred_from(db)):
+            db.executemany(sql, rows)
+
+    def _rows(self, p: Plan, olds: dict[str, _Old], bodies: dict[str, str], ids: _Ids, fts_from: int | None,
+              overlay: _Overlay | None = None) -> list[tuple[str, list[Any]]]:
+        """The statements and rows that write plan ``p`` (in order), assigning ids from ``ids``
+        (advanced past them); the change is logged (``self._log``) and its column delta queued
+        (``self._delta``). ``overlay``: what a pipelined load planned and has not seen
+        committed yet gets this plan's listings (see ``_Overlay``)."""
         bodies = bodies or {}  # snapshot id -> content JSON, where built already
-        # Ids are assigned here, under the write lock of BEGIN IMMEDIATE: no read-back of rowids.
-        next_rid = int(db.execute("SELECT coalesce(max(rid), 0) FROM docs").fetchone()[0]) + 1
-        seq = int(db.execute("SELECT coalesce(max(seq), 0) FROM snapshots").fetchone()[0])
         # during a bulk load (any writer's) the full text of rows from ``fts_from`` on is indexed at its end
-        fts_from = _fts_deferred_from(db)
-        contents = ContentWriter(db)
+        contents = ContentWriter(None, ids.content)
         rid_of = {}
         for k, o in olds.items():
             rid_of[k] = o.rid
             if not o.derived:  # a derived row's content is never shared: it is dropped with the row below
                 contents.known(o.rid, o.body, o.content)
+        next_rid = ids.rid
         for key in p.docs:
             if key not in rid_of:
                 rid_of[key], next_rid = next_rid, next_rid + 1
+        ids.rid = next_rid
         snaps, seq_of = [], {}
+        seq = ids.seq
         for s in p.snapshots:
             seq += 1
             rid = rid_of[s["key"]]
             snaps.append(encode_snapshot(s, rid, seq, contents.id_for(rid, s, bodies.get(s["id"]))))
             seq_of[s["id"]] = seq
-        db.executemany("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows)
-        db.executemany("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
-                       "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)
+        ids.seq, ids.content = seq, contents.next_id
+        ops: list[tuple[str, list[Any]]] = [
+            ("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows),
+            ("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
+             "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)]
         new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
         delta_rows, delta_drop = [], []  # for the column snapshot (DELTA_COLUMNS order)
         for key, d in p.docs.items():
@@ -589,6 +731,9 @@ class SqliteStore:
             old = olds.get(key)
             terms = _multi(d)
             delta_rows.append((rid, *cols[1:6], *cols[10:14], cols[17], cols[18], cols[14], cols[15], 0))
+            if overlay is not None:
+                body, content = contents.current[rid]
+                overlay.put_listing(key, _Old(rid, cols[8], cols[9], d, body, content))
             if old is None:
                 new_rows.append((rid, key, *cols))
                 if fts_from is None or rid < fts_from:
@@ -606,49 +751,49 @@ class SqliteStore:
                 term_del += gone
                 delta_drop += gone
                 term_add += [(f, v, rid) for f, v in terms if (f, v) not in was]
-        db.executemany(
-            """INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
-                   capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
-                   first_seen, last_seen, snap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", new_rows)
-        db.executemany(
-            """UPDATE docs SET key_lc=?, type=?, source_lc=?, vendor_lc=?, category_lc=?, currency_lc=?, url_lc=?,
-                   capture_lc=?, title=?, text=?, price=?, price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?,
-                   novel=?, last_crawl=?, first_seen=?, last_seen=?, snap=?, removed=0, missed=0 WHERE rid=?""", upd_rows)
         # a re-extraction row the new snapshot replaces as current is reachable from nothing now
-        gone = [(o.rid, o.content) for k, o in olds.items() if o.derived and k in p.docs]
-        db.executemany("DELETE FROM snapshots WHERE rid = -?", [(r,) for r, _ in gone])
-        db.executemany("DELETE FROM contents WHERE id = ?", [(c,) for _, c in gone])
-        db.executemany("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del)
-        db.executemany("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add)
-        db.executemany("DELETE FROM terms WHERE f = ? AND v = ? AND rid = ?", term_del)
-        db.executemany("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)", term_add)
-        db.executemany(
-            """INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
+        gone_derived = [(o.rid, o.content) for k, o in olds.items() if o.derived and k in p.docs]
+        vendors = [(v["source"], v["handle_lc"], v["handle"], v["first_seen"], v["last_seen"], v["capture_id"],
+                    v["capture_sha256"], json.dumps(v["profile"]) if v["profile"] else None) for v in p.vendors.values()]
+        sightings = [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
+                      s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings]
+        if overlay is not None:
+            overlay.put_snapshots(p.snapshots)
+            overlay.put_vendors(p.vendors)
+            overlay.put_identifiers((s["kind"], s["value"]) for s in p.sightings)
+        ops += [
+            ("""INSERT INTO docs (rid, key, key_lc, type, source_lc, vendor_lc, category_lc, currency_lc, url_lc,
+                   capture_lc, title, text, price, price_usd, usd_per_gram, usd_per_unit, available, novel, last_crawl,
+                   first_seen, last_seen, snap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", new_rows),
+            ("""UPDATE docs SET key_lc=?, type=?, source_lc=?, vendor_lc=?, category_lc=?, currency_lc=?, url_lc=?,
+                   capture_lc=?, title=?, text=?, price=?, price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?,
+                   novel=?, last_crawl=?, first_seen=?, last_seen=?, snap=?, removed=0, missed=0 WHERE rid=?""", upd_rows),
+            ("DELETE FROM snapshots WHERE rid = -?", [(r,) for r, _ in gone_derived]),
+            ("DELETE FROM contents WHERE id = ?", [(c,) for _, c in gone_derived]),
+            ("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del),
+            ("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add),
+            ("DELETE FROM terms WHERE f = ? AND v = ? AND rid = ?", term_del),
+            ("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)", term_add),
+            ("""INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
                VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(handle_lc, source) DO UPDATE SET
                    first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
-                   profile=coalesce(excluded.profile, profile)""",
-            [(v["source"], v["handle_lc"], v["handle"], v["first_seen"], v["last_seen"], v["capture_id"],
-              v["capture_sha256"], json.dumps(v["profile"]) if v["profile"] else None) for v in p.vendors.values()])
-        db.executemany(
-            """INSERT INTO identifiers (kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
+                   profile=coalesce(excluded.profile, profile)""", vendors),
+            ("""INSERT INTO identifiers (kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
                    first_capture_sha256, last_capture_id, last_capture_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(value, kind, source, key) DO UPDATE SET sightings=sightings+1,
                    first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
                    last_capture_id=excluded.last_capture_id, last_capture_sha256=excluded.last_capture_sha256""",
-            [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
-              s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings])
-        self._write_events(p.events)
+             sightings),
+            _event_rows(p.events)]
         self._log += [r[0] for r in delta_rows]
         if self._delta is None:  # several batches in one transaction (ingest_many) lay their deltas in order
             self._delta = []
         self._delta.append(lambda c: c.upsert(delta_rows, delta_drop, term_add))
+        return [(sql, rows) for sql, rows in ops if rows]
 
     def _write_events(self, events: Sequence[ChangeEvent]) -> None:
-        self._db.executemany(
-            """INSERT OR IGNORE INTO events (id, type, at, source, listing_key, vendor, capture_id, capture_sha256, details)
-               VALUES (?,?,?,?,?,?,?,?,?)""",
-            [(e.id, e.type.value, iso(e.at), e.source, e.listing_key, e.vendor, e.capture_id, e.capture_sha256,
-              dumps(e.details)) for e in events])
+        sql, rows = _event_rows(events)
+        self._db.executemany(sql, rows)
 
     def end_crawl(self, source: str, crawl_id: str, complete: bool, at: datetime) -> list[ChangeEvent]:
         events: list[ChangeEvent] = []
@@ -1189,6 +1334,74 @@ def _documents_many(batches: Sequence[Sequence[IngestItem]]) -> list[_Prepared]:
             bodies.setdefault(snapshot_id(d["key"], d["crawl_id"], d["seen_at"]), content_body(d))
         out.append(_Prepared(docs, bodies))
     return out
+
+
+def _event_rows(events: Sequence[ChangeEvent]) -> tuple[str, list[Any]]:
+    return ("""INSERT OR IGNORE INTO events (id, type, at, source, listing_key, vendor, capture_id, capture_sha256,
+                   details) VALUES (?,?,?,?,?,?,?,?,?)""",
+            [(e.id, e.type.value, iso(e.at), e.source, e.listing_key, e.vendor, e.capture_id, e.capture_sha256,
+              dumps(e.details)) for e in events])
+
+
+class _Ids:
+    """The next ids a write assigns: listing rid, snapshot seq, content id."""
+
+    __slots__ = ("content", "rid", "seq")
+
+    def __init__(self, rid: int, seq: int, content: int):
+        self.rid, self.seq, self.content = rid, seq, content
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> _Ids:
+        """From the store (inside a write transaction, so nobody else assigns them meanwhile)."""
+        rid, seq, content = db.execute("SELECT (SELECT coalesce(max(rid), 0) FROM docs), "
+                                       "(SELECT coalesce(max(seq), 0) FROM snapshots), "
+                                       "(SELECT coalesce(max(id), 0) FROM contents)").fetchone()
+        return cls(int(rid) + 1, int(seq), int(content) + 1)
+
+
+class _Overlay:
+    """What a pipelined bulk load planned and has not yet seen committed by its writer
+    process: lookups for later batches read the store and then this, so each batch is
+    planned against everything before it, as if written (``SqliteStore._known``). Entries
+    carry the group that wrote them and leave once that group's commit is answered."""
+
+    def __init__(self) -> None:
+        self.group = 0
+        self.listings: dict[str, tuple[int, _Old]] = {}  # key -> (group, its state as written)
+        self.snapshots: dict[str, tuple[int, list[str]]] = {}  # key -> (group, snapshot ids written)
+        self.vendors: dict[str, dict[str, int]] = {}  # handle (lower) -> source -> group
+        self.identifiers: dict[str, dict[tuple[str, str], int]] = {}  # value -> (kind, value) -> group
+
+    def put_listing(self, key: str, old: _Old) -> None:
+        self.listings[key] = (self.group, old)
+
+    def put_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
+        for s in snapshots:
+            prev = self.snapshots.get(s["key"])
+            sids = prev[1] if prev else []
+            sids.append(s["id"])
+            self.snapshots[s["key"]] = (self.group, sids)
+
+    def put_vendors(self, vendors: dict[tuple[str, str], dict[str, Any]]) -> None:
+        for source, lc in vendors:
+            self.vendors.setdefault(lc, {})[source] = self.group
+
+    def put_identifiers(self, facts: Iterable[tuple[str, str]]) -> None:
+        for kind, value in facts:
+            self.identifiers.setdefault(value, {})[(kind, value)] = self.group
+
+    def committed(self, group: int) -> None:
+        """Forget what groups up to ``group`` wrote: the store answers for it now."""
+        self.listings = {k: v for k, v in self.listings.items() if v[0] > group}
+        self.snapshots = {k: v for k, v in self.snapshots.items() if v[0] > group}
+        for table in (self.vendors, self.identifiers):
+            for k in list(table):
+                kept = {x: g for x, g in table[k].items() if g > group}  # type: ignore[attr-defined]
+                if kept:
+                    table[k] = kept  # type: ignore[assignment]
+                else:
+                    del table[k]
 
 
 def _take(it: Iterator[Sequence[IngestItem]], group: int) -> list[Sequence[IngestItem]]:

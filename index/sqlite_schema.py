@@ -61,6 +61,7 @@ CONTENT_KEYS = ("key", "type", "source", "site_id", "url", "title", "text", "ven
 _CONTENT = frozenset(CONTENT_KEYS)
 #: Snapshot keys kept as columns (exact text) rather than in ``obs``.
 _SNAP_COLUMNS = frozenset({"id", "seen_at", "price", "currency", "capture_id"})
+_NOT_OBS = _CONTENT | _SNAP_COLUMNS
 
 _V1 = """
     CREATE TABLE docs (
@@ -160,7 +161,7 @@ def content_hash(body: str) -> bytes:
 
 def encode_snapshot(snap: dict[str, Any], rid: int, seq: int, content: int) -> tuple[Any, ...]:
     """The ``snapshots`` row for a planned snapshot dict whose content row is ``content``."""
-    obs = {k: v for k, v in snap.items() if k not in _CONTENT and k not in _SNAP_COLUMNS}
+    obs = {k: v for k, v in snap.items() if k not in _NOT_OBS}
     price = snap.get("price")
     ppg = snap.get("usd_per_gram")
     vendor = snap.get("vendor")
@@ -174,8 +175,12 @@ class ContentWriter:
     """Assigns content ids, reusing a listing's current content row when it did not change
     (compared as JSON text: cheaper than hashing every new listing of a bulk load)."""
 
-    def __init__(self, db: sqlite3.Connection):
-        self.next_id = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
+    def __init__(self, db: sqlite3.Connection | None, next_id: int | None = None):
+        """``next_id``: the next free content id when the caller keeps count (else read from ``db``)."""
+        if next_id is None:
+            assert db is not None
+            next_id = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
+        self.next_id = next_id
         self.current: dict[int, tuple[str, int]] = {}  # rid -> (body, content id)
         self.rows: list[tuple[int, str]] = []
 

@@ -98,8 +98,9 @@ def test_store_document_keeps_offers_and_tiers(client):
     store = client.app.state.ctx.store
     doc = store.listing(KEY).current
     expected = offer_rows(_extract(tier_listing()).offers)
+    assert doc["offers"] == expected  # decimal strings, as stored
     assert [OfferRow(**{k: (Decimal(v) if k not in ("unit", "currency") else v) for k, v in o.items()})
-            for o in doc["offers"]] == [OfferRow(**o) for o in expected]
+            for o in doc["offers"]] == offers_from_document({"offers": expected})
     assert [(t["quantity"], Decimal(t["price"]), t["currency"]) for t in doc["tiers"]] == [
         ("1 g", Decimal("45"), "EUR"), ("5 g", Decimal("180"), "EUR"), ("10 pills", Decimal("90"), "USD")]
 

@@ -57,8 +57,11 @@ _CASES = [
 
 #: how a case's batches reach the store: one item per ``ingest`` call, one batch per call,
 #: ``ingest_many`` with all batches between two crawl ends in one transaction (and with one
-#: item per batch, one batch per transaction), and ``ingest_many(bulk=True)``
-MODES = ("single", "batched", "many", "many-group1", "bulk")
+#: item per batch, one batch per transaction), and ``ingest_many(bulk=True)``: through the
+#: writer process with all in one group and with one item per group (each group planned
+#: while the one before is still being written: the overlay of unanswered groups), and in
+#: this process
+MODES = ("single", "batched", "many", "many-group1", "bulk", "bulk-group1", "bulk-inprocess")
 
 
 def _ingest_run(s: SqliteStore, batches: list[list[Any]], mode: str) -> list[Any]:
@@ -66,9 +69,11 @@ def _ingest_run(s: SqliteStore, batches: list[list[Any]], mode: str) -> list[Any
         return [e for b in batches for item in b for e in s.ingest([item])]
     if mode == "batched":
         return [e for b in batches for e in s.ingest(b)]
-    if mode == "many-group1":
-        return [e for group in s.ingest_many([[item] for b in batches for item in b], group=1) for e in group]
-    return [e for group in s.ingest_many(batches, group=10_000, bulk=mode == "bulk") for e in group]
+    if mode in ("many-group1", "bulk-group1"):
+        return [e for group in s.ingest_many([[item] for b in batches for item in b], group=1,
+                                             bulk=mode == "bulk-group1") for e in group]
+    s.bulk_writer = mode != "bulk-inprocess"
+    return [e for group in s.ingest_many(batches, group=10_000, bulk=mode.startswith("bulk")) for e in group]
 
 
 def _run(path: Path, steps: list[Any], mode: str) -> dict[str, Any]:
