@@ -46,11 +46,10 @@ def snapshot_id(key: str, crawl_id: str, seen_at: str) -> str:
 def _event(etype: EventType, doc: dict[str, Any], anchor: str, **details: Any) -> ChangeEvent:
     # Every value is already of its field's type (documents are built from validated items),
     # so the event is constructed without a second validation: it is the hot path of a bulk load.
-    return ChangeEvent.model_construct(
-        id=stable_id(etype.value, anchor), type=etype, at=parse_iso(doc["seen_at"]),
-        source=doc["source"], listing_key=doc.get("key"), vendor=doc.get("vendor"),
-        capture_id=doc.get("capture_id") or "", capture_sha256=doc.get("capture_sha256") or "", details=details,
-    )
+    return ChangeEvent.trusted(
+        stable_id(etype.value, anchor), etype, parse_iso(doc["seen_at"]),  # type: ignore[arg-type]
+        doc["source"], doc.get("key"), doc.get("vendor"), doc.get("capture_id") or "",
+        doc.get("capture_sha256") or "", details)
 
 
 def _money(v: Any) -> str | None:

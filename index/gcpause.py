@@ -25,8 +25,14 @@ _resume = False  # whether collection was enabled when the outermost pause began
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause automatic collection inside the block; resume when the last block exits."""
+def gc_paused(freeze: bool = False) -> Iterator[None]:
+    """Pause automatic collection inside the block; resume when the last block exits.
+
+    ``freeze``: what survives the block is moved out of the collector's reach (``gc.freeze``)
+    before collection resumes. Otherwise the first collection after a long pause walks every
+    object the block left alive (all still in the youngest generation). A caller that
+    freezes calls ``gc.unfreeze`` when it is done (a bulk load: once, at its end), so
+    cyclic garbage made meanwhile is collected then."""
     global _depth, _resume
     with _lock:
         if _depth == 0:
@@ -39,4 +45,6 @@ def gc_paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _resume:
+                if freeze:
+                    gc.freeze()
                 gc.enable()

@@ -21,6 +21,7 @@ their results are the same (``tests/index/test_sqlite_batching.py``).
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import statistics
@@ -442,7 +443,7 @@ class SqliteStore:
                 token, log_seq = writer.answer()
                 g, events, deltas = queued.popleft()
                 assert token == g, (token, g)
-                with self._lock, gc_paused():
+                with self._lock, gc_paused(freeze=True):
                     overlay.committed(g)
                     t = clock()
                     if cols is not None:
@@ -462,7 +463,7 @@ class SqliteStore:
                 overlay.group = g
                 events: list[ChangeEvent] = []
                 deltas: list[Callable[[ColumnSnapshot], None]] = []
-                with self._lock, gc_paused():
+                with self._lock, gc_paused(freeze=True):
                     for batch in pending:
                         if not batch:
                             continue
@@ -501,6 +502,7 @@ class SqliteStore:
         finally:
             if writer is not None:
                 writer.close()
+            gc.unfreeze()  # what the groups froze (see gc_paused) is the collector's again
             with self._lock:
                 self._pipelining, self._writer = False, None
                 self._gen += 1

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from narcwatch.index.documents import _default, dumps, iso
+from narcwatch.index.documents import _default, dumps, iso, parse_iso
 from narcwatch.index.sqlite_schema import ContentWriter, content_body
 
 
@@ -71,3 +71,16 @@ def test_a_body_written_with_escapes_is_the_same_content() -> None:
     writer.known(1, old_body, 7)
     assert writer.id_for(1, doc) == 7 and writer.rows == []  # unchanged: no new content row
     assert writer.id_for(1, {**doc, "text": "restock"}) == 8  # changed: a new one
+
+
+@pytest.mark.parametrize("t", [
+    datetime(2026, 11, 2, 10, 5, 7, 120, tzinfo=timezone.utc),
+    datetime(2026, 11, 2, 10, 5, 7),  # naive: taken as UTC
+    datetime(2026, 11, 2, 12, 5, 7, tzinfo=timezone(timedelta(hours=2))),  # converted to UTC
+    datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),  # across a day
+    datetime(999, 3, 4, 5, 6, 7, 999999, tzinfo=timezone.utc),  # a year below 1000 stays 4 digits
+])
+def test_iso_is_isoformat_of_the_utc_time_with_microseconds(t: datetime) -> None:
+    utc = t.astimezone(timezone.utc) if t.tzinfo else t
+    assert iso(t) == utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert parse_iso(iso(t)) == (utc if t.tzinfo else t.replace(tzinfo=timezone.utc))
