@@ -426,8 +426,10 @@ class SqliteStore:
         ph = self.ingest_seconds
         clock = time.perf_counter
         with self._lock:
-            cols, self._cols = self._cols, None
-            self._pipelining = True
+            cols = self._cols
+            if cols is not None and not (cols.stamp == self._stamp() or self._catch_up(cols)):
+                cols = None  # stale already: the first read after the load rebuilds it
+            self._cols, self._pipelining = None, True
         writer: BulkWriter | None = None
         queued: deque[tuple[int, list[ChangeEvent], list[Callable[[ColumnSnapshot], None]]]] = deque()
         log_seq, failed = -1, True
@@ -440,7 +442,9 @@ class SqliteStore:
             def answered() -> list[ChangeEvent]:
                 nonlocal log_seq
                 assert writer is not None
+                t = clock()
                 token, log_seq = writer.answer()
+                ph["commit"] += clock() - t  # waiting for the writer's COMMIT
                 g, events, deltas = queued.popleft()
                 assert token == g, (token, g)
                 with self._lock, gc_paused(freeze=True):
@@ -489,15 +493,9 @@ class SqliteStore:
                 writer.commit(g)
                 queued.append((g, events, deltas))
                 while writer.pending > 1:  # one group in the writer while the next is planned
-                    t = clock()
-                    done = answered()
-                    ph["commit"] += clock() - t
-                    yield done
+                    yield answered()
             while writer.pending:
-                t = clock()
-                done = answered()
-                ph["commit"] += clock() - t
-                yield done
+                yield answered()
             failed = False
         finally:
             if writer is not None:
@@ -1010,9 +1008,12 @@ class SqliteStore:
         try:
             floor, window = self._newest_cut(match, rwhere, rparams, mask)
             scored = self._scored(match, rest, rwhere, rparams, floor, mask) if want else []
-        finally:
+        except BaseException:
             if counting is not None:
-                total = counting.result()
+                counting.exception()  # the reader is idle again before the error leaves
+            raise
+        if counting is not None:
+            total = counting.result()
         assert total is not None
         if want == 0 or total == 0:
             return [], total, window
