@@ -84,7 +84,7 @@ def lookup_capture(evidence_dir: Path, capture_id: str) -> Capture | None:
     cols = ("id", "source", "crawl_id", "url", "status", "fetched_at", "sha256", "content_type", "length",
             "warc_file", "warc_offset", "rendered", "screenshot")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)  # (a URI: the path escaped)
         try:
             row = db.execute(f"SELECT {','.join(cols)} FROM captures WHERE id = ?", (capture_id,)).fetchone()
         finally:

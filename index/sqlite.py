@@ -664,7 +664,7 @@ class SqliteStore:
 
     def _load_columns(self, stamp: tuple[int, int]) -> None:
         try:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            db = _read_only(self.path)
             try:
                 db.execute("BEGIN")
                 cols = load_columns(db)
@@ -1063,7 +1063,7 @@ class SqliteStore:
         this store committed; a search holds the store lock, so none of its own writes can
         fall between the two passes (another process's commit can, as between two searches)."""
         if self._reader is None:
-            self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._reader = _read_only(self.path)
             self._reader.execute(f"PRAGMA mmap_size={self._mmap_mib * 2**20}")
         return self._reader
 
@@ -1337,6 +1337,11 @@ def _documents_many(batches: Sequence[Sequence[IngestItem]]) -> list[_Prepared]:
             bodies.setdefault(snapshot_id(d["key"], d["crawl_id"], d["seen_at"]), content_body(d))
         out.append(_Prepared(docs, bodies))
     return out
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (a URI: any ``?``, ``#`` or ``%`` in the path is escaped)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
 
 
 def _event_rows(events: Sequence[ChangeEvent]) -> tuple[str, list[Any]]:

@@ -233,3 +233,14 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(RuntimeError, match="newer"):
         SqliteStore(tmp_path / "s.sqlite")
+
+
+def test_a_store_under_a_path_with_uri_characters_reads_through_its_read_only_connections(tmp_path: Path) -> None:
+    odd = tmp_path / "case ?x=1 #2 50%" / "s.sqlite"
+    store = SqliteStore(odd)
+    store.ingest([(listing("m", str(i), f"crystal lot{i}"), None) for i in range(3)])
+    assert store.search("crystal").total == 3  # counted on the reader connection
+    store._load_columns(store._stamp())  # the background snapshot loader's own connection
+    assert store._cols is not None and store._cols.size >= 3
+    store.close()
+    assert not (tmp_path / "case ").exists()  # nothing was opened at a truncated path
