@@ -422,7 +422,9 @@ class SqliteStore:
         the ``_Overlay`` of what was sent but not yet answered, ids are counted here, so the
         result equals ``ingest`` per batch (tested). The column snapshot is detached for the
         load (searches meanwhile answer from SQL), each group's delta laid over it once the
-        writer has committed that group, and it is attached again at the end."""
+        writer has committed that group, and it is attached again at the end. Each group's
+        new listings get their full text in the group's own transaction (the writer has time
+        to spare), so the end of the load only rebuilds the deferred indexes."""
         ph = self.ingest_seconds
         clock = time.perf_counter
         with self._lock:
@@ -490,6 +492,14 @@ class SqliteStore:
                         ph["items"] += len(batch)
                         events += p.events
                     self._delta, self._log = None, []
+                    if fts_from is not None and ids.rid > fts_from:
+                        # the group's new listings get their full text in its own transaction: the
+                        # writer has time to spare while the next group is planned, and the end
+                        # of the load is left with the indexes only (``bulk_load`` follows along)
+                        writer.ops([("INSERT INTO docs_fts(rowid, title, text) SELECT rid, title, text FROM docs "
+                                     "WHERE rid >= ? AND rid < ? ORDER BY rid", [(fts_from, ids.rid)]),
+                                    ("UPDATE bulk_load SET fts_from = ?", [(ids.rid,)])])
+                        fts_from = ids.rid  # from here on, an earlier group's listing is indexed: changes re-index it
                 writer.commit(g)
                 queued.append((g, events, deltas))
                 while writer.pending > 1:  # one group in the writer while the next is planned

@@ -120,3 +120,20 @@ def test_opening_a_store_takes_no_write_lock_when_no_load_is_recorded(tmp_path: 
     finally:
         writer._db.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_pipelined_load_indexes_each_group_in_its_own_transaction(tmp_path: Path) -> None:
+    # One listing per group: the writer indexes a group's full text before its COMMIT (and
+    # moves ``bulk_load.fts_from`` on), so a later group that changes an earlier listing's
+    # text must re-index it, not leave the old words findable or index a row twice.
+    s = SqliteStore(tmp_path / "s.sqlite")
+    batches = [[_item(str(i), f"Etonitazene lot{i}")] for i in range(3)]
+    batches.append([_item("0", "Relabelled tablets", crawl="c2", at=1)])
+    committed = []
+    for _ in s.ingest_many(batches, group=1, bulk=True):
+        committed.append(s._db.execute("SELECT fts_from FROM bulk_load").fetchone())
+    assert committed[0] is not None and committed[0][0] >= 2  # the first group's text is in already
+    assert s.search("lot0").total == 0 and [h.key for h in s.search("relabelled").hits] == ["alpha:0"]
+    assert sorted(h.key for h in s.search("etonitazene").hits) == ["alpha:1", "alpha:2"]
+    _check_fts(s)  # each row's own words find it exactly once
+    s.close()
