@@ -89,8 +89,11 @@ def _browser_settings(source: Source, config: Config, socks: list[str], dark: bo
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 120_000 if dark else 30_000,
-        # a page whose script never finished (its own fetch hit a 429 or a drop) is rendered again
-        "RETRY_EXCEPTIONS": [*_DEFAULT_RETRY_EXCEPTIONS, "playwright._impl._errors.TimeoutError"],
+        # a page whose script never finished (its own fetch hit a 429 or a drop) is rendered again,
+        # and so is one whose navigation failed outright (Playwright's base ``Error``, of which
+        # ``TimeoutError`` is one: ``net::ERR_EMPTY_RESPONSE`` and the like when the connection
+        # dropped mid-load), up to RETRY_TIMES like any other network error
+        "RETRY_EXCEPTIONS": [*_DEFAULT_RETRY_EXCEPTIONS, "playwright._impl._errors.Error"],
         # Chromium's own background traffic and service workers stay off
         "PLAYWRIGHT_CONTEXTS": {"default": {"service_workers": "block", "java_script_enabled": True}},
     }

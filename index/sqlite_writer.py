@@ -15,8 +15,9 @@ it); then ``("ops", [(sql, rows), ...])``, ``("commit", token)`` -> ``("committe
 token, changelog_seq)``, ``("stop",)``. Any failure -> ``("error", exception class name,
 message)``. The child refuses to write (``ConcurrentWrite``) when another connection
 committed since it opened (``PRAGMA data_version``, checked at each BEGIN): the parent
-planned against what it read, which would no longer be what is stored. The child is started with ``python -m`` (no re-import of
-the parent's main module) and dies with its parent's pipe.
+planned against what it read, which would no longer be what is stored. The child is
+started with ``python -m`` (no re-import of the parent's main module) and ends, rolling
+back what it has not committed, when its parent's pipe closes.
 """
 
 from __future__ import annotations
