@@ -17,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from narcwatch.crawler.models import Capture
+from narcwatch.crawler.sqlitetx import read_only
 
 __all__ = ["MAX_SHOWN", "Payload", "lookup_capture", "read_payload"]
 
@@ -84,7 +85,7 @@ def lookup_capture(evidence_dir: Path, capture_id: str) -> Capture | None:
     cols = ("id", "source", "crawl_id", "url", "status", "fetched_at", "sha256", "content_type", "length",
             "warc_file", "warc_offset", "rendered", "screenshot")
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)  # (a URI: the path escaped)
+        db = read_only(path, timeout=5)
         try:
             row = db.execute(f"SELECT {','.join(cols)} FROM captures WHERE id = ?", (capture_id,)).fetchone()
         finally:

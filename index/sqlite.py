@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from narcwatch.crawler.sqlitetx import read_only
 from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
 from narcwatch.index.documents import dumps, iso, item_document
 from narcwatch.index.gcpause import gc_paused
@@ -226,8 +227,8 @@ class SqliteStore:
     def _append_log(self) -> int:
         """Log this write's changed rids; the newest ``changelog`` seq after it."""
         if self._log:
-            self._db.executemany("INSERT INTO changelog (rid) VALUES (?)", [(r,) for r in sorted(set(self._log))])
-        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM changelog").fetchone()[0])
+            self._db.executemany(*_changelog_rows(self._log))
+        return _log_seq(self._db)
 
     def _catch_up(self, cols: ColumnSnapshot) -> bool:
         """Lay the rows logged since ``cols`` was current over it (writes another process or
@@ -481,7 +482,7 @@ class SqliteStore:
                         self._delta, self._log = [], []
                         ops = self._rows(p, olds, {}, ids, fts_from, overlay)
                         if self._log:
-                            ops.append(("INSERT INTO changelog (rid) VALUES (?)", [(r,) for r in sorted(set(self._log))]))
+                            ops.append(_changelog_rows(self._log))
                         deltas += self._delta
                         t3 = clock()
                         writer.ops(ops)  # waits while the writer is still busy with the batch before
@@ -674,7 +675,7 @@ class SqliteStore:
 
     def _load_columns(self, stamp: tuple[int, int]) -> None:
         try:
-            db = _read_only(self.path)
+            db = read_only(self.path, check_same_thread=False)
             try:
                 db.execute("BEGIN")
                 cols = load_columns(db)
@@ -706,7 +707,7 @@ class SqliteStore:
         committed yet gets this plan's listings (see ``_Overlay``)."""
         bodies = bodies or {}  # snapshot id -> content JSON, where built already
         # during a bulk load (any writer's) the full text of rows from ``fts_from`` on is indexed at its end
-        contents = ContentWriter(None, ids.content)
+        contents = ContentWriter(ids.content)
         rid_of = {}
         for k, o in olds.items():
             rid_of[k] = o.rid
@@ -1073,7 +1074,7 @@ class SqliteStore:
         this store committed; a search holds the store lock, so none of its own writes can
         fall between the two passes (another process's commit can, as between two searches)."""
         if self._reader is None:
-            self._reader = _read_only(self.path)
+            self._reader = read_only(self.path, check_same_thread=False)
             self._reader.execute(f"PRAGMA mmap_size={self._mmap_mib * 2**20}")
         return self._reader
 
@@ -1349,9 +1350,9 @@ def _documents_many(batches: Sequence[Sequence[IngestItem]]) -> list[_Prepared]:
     return out
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection to ``path`` (a URI: any ``?``, ``#`` or ``%`` in the path is escaped)."""
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+def _changelog_rows(rids: Iterable[int]) -> tuple[str, list[Any]]:
+    """The ``changelog`` rows that log a write's changed rids (once each, in order)."""
+    return "INSERT INTO changelog (rid) VALUES (?)", [(r,) for r in sorted(set(rids))]
 
 
 def _event_rows(events: Sequence[ChangeEvent]) -> tuple[str, list[Any]]:

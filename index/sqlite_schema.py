@@ -175,12 +175,8 @@ class ContentWriter:
     """Assigns content ids, reusing a listing's current content row when it did not change
     (compared as JSON text: cheaper than hashing every new listing of a bulk load)."""
 
-    def __init__(self, db: sqlite3.Connection | None, next_id: int | None = None):
-        """``next_id``: the next free content id when the caller keeps count (else read from ``db``)."""
-        if next_id is None:
-            assert db is not None
-            next_id = int(db.execute("SELECT coalesce(max(id), 0) FROM contents").fetchone()[0]) + 1
-        self.next_id = next_id
+    def __init__(self, next_id: int):
+        self.next_id = next_id  # the next free content id (the caller keeps count)
         self.current: dict[int, tuple[str, int]] = {}  # rid -> (body, content id)
         self.rows: list[tuple[int, str]] = []
 
@@ -222,7 +218,7 @@ def _v2(db: sqlite3.Connection) -> None:
     rid_of = dict(db.execute("SELECT key, rid FROM docs"))
     seq = 0
     snap_of: dict[str, int] = {}
-    contents = ContentWriter(db)
+    contents = ContentWriter(1)  # ``contents`` was created empty just above
     rows = db.execute("SELECT doc FROM snapshots ORDER BY key, seen_at, id")
     while batch := rows.fetchmany(2000):
         out = []
