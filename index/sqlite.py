@@ -440,7 +440,7 @@ class SqliteStore:
             writer = self._writer = BulkWriter(self.path, self._pragmas)  # opened (watching for other writers) before any read
             with self._lock:
                 ids, fts_from, log_seq = _Ids.read(self._db), _fts_deferred_from(self._db), _log_seq(self._db)
-            overlay = _Overlay()
+            overlay, upserts = _Overlay(), _Upserts()
 
             def answered() -> list[ChangeEvent]:
                 nonlocal log_seq
@@ -480,7 +480,7 @@ class SqliteStore:
                         p = plan(batch, known)
                         t2 = clock()
                         self._delta, self._log = [], []
-                        ops = self._rows(p, olds, {}, ids, fts_from, overlay)
+                        ops = self._rows(p, olds, {}, ids, fts_from, overlay, upserts)
                         if self._log:
                             ops.append(_changelog_rows(self._log))
                         deltas += self._delta
@@ -493,6 +493,7 @@ class SqliteStore:
                         ph["items"] += len(batch)
                         events += p.events
                     self._delta, self._log = None, []
+                    writer.ops(upserts.ops())
                     if fts_from is not None and ids.rid > fts_from:
                         # the group's new listings get their full text in its own transaction: the
                         # writer has time to spare while the next group is planned, and the end
@@ -700,11 +701,12 @@ class SqliteStore:
             db.executemany(sql, rows)
 
     def _rows(self, p: Plan, olds: dict[str, _Old], bodies: dict[str, str], ids: _Ids, fts_from: int | None,
-              overlay: _Overlay | None = None) -> list[tuple[str, list[Any]]]:
+              overlay: _Overlay | None = None, upserts: _Upserts | None = None) -> list[tuple[str, list[Any]]]:
         """The statements and rows that write plan ``p`` (in order), assigning ids from ``ids``
         (advanced past them); the change is logged (``self._log``) and its column delta queued
         (``self._delta``). ``overlay``: what a pipelined load planned and has not seen
-        committed yet gets this plan's listings (see ``_Overlay``)."""
+        committed yet gets this plan's listings (see ``_Overlay``). ``upserts``: the vendor
+        and identifier rows go there, merged with the rest of the group's, not into the ops."""
         bodies = bodies or {}  # snapshot id -> content JSON, where built already
         # during a bulk load (any writer's) the full text of rows from ``fts_from`` on is indexed at its end
         contents = ContentWriter(ids.content)
@@ -767,7 +769,10 @@ class SqliteStore:
         vendors = [(v["source"], v["handle_lc"], v["handle"], v["first_seen"], v["last_seen"], v["capture_id"],
                     v["capture_sha256"], json.dumps(v["profile"]) if v["profile"] else None) for v in p.vendors.values()]
         sightings = [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
-                      s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"]) for s in p.sightings]
+                      s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"], 1) for s in p.sightings]
+        if upserts is not None:
+            upserts.add(vendors, sightings)
+            vendors, sightings = [], []
         if overlay is not None:
             overlay.put_snapshots(p.snapshots)
             overlay.put_vendors(p.vendors)
@@ -785,16 +790,8 @@ class SqliteStore:
             ("INSERT INTO docs_fts(rowid, title, text) VALUES (?,?,?)", fts_add),
             ("DELETE FROM terms WHERE f = ? AND v = ? AND rid = ?", term_del),
             ("INSERT OR IGNORE INTO terms (f, v, rid) VALUES (?,?,?)", term_add),
-            ("""INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
-               VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(handle_lc, source) DO UPDATE SET
-                   first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
-                   profile=coalesce(excluded.profile, profile)""", vendors),
-            ("""INSERT INTO identifiers (kind, value, source, key, vendor_lc, first_seen, last_seen, first_capture_id,
-                   first_capture_sha256, last_capture_id, last_capture_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?)
-               ON CONFLICT(value, kind, source, key) DO UPDATE SET sightings=sightings+1,
-                   first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
-                   last_capture_id=excluded.last_capture_id, last_capture_sha256=excluded.last_capture_sha256""",
-             sightings),
+            (_VENDOR_UPSERT, vendors),
+            (_IDENTIFIER_UPSERT, sightings),
             _event_rows(p.events)]
         self._log += [r[0] for r in delta_rows]
         if self._delta is None:  # several batches in one transaction (ingest_many) lay their deltas in order
@@ -1348,6 +1345,60 @@ def _documents_many(batches: Sequence[Sequence[IngestItem]]) -> list[_Prepared]:
             bodies.setdefault(snapshot_id(d["key"], d["crawl_id"], d["seen_at"]), content_body(d))
         out.append(_Prepared(docs, bodies))
     return out
+
+
+_VENDOR_UPSERT = """INSERT INTO vendors (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256,
+                          profile) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(handle_lc, source) DO UPDATE SET
+                          first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
+                          profile=coalesce(excluded.profile, profile)"""
+_IDENTIFIER_UPSERT = """INSERT INTO identifiers (kind, value, source, key, vendor_lc, first_seen, last_seen,
+                            first_capture_id, first_capture_sha256, last_capture_id, last_capture_sha256, sightings)
+                            VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(value, kind, source, key) DO UPDATE SET
+                            sightings=sightings+excluded.sightings,
+                            first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen),
+                            last_capture_id=excluded.last_capture_id, last_capture_sha256=excluded.last_capture_sha256"""
+
+
+class _Upserts:
+    """A pipelined group's vendor and identifier upserts, merged into one row per vendor
+    (per identifier sighting key) as the upserts batch after batch would leave it: the
+    earliest first and latest last seen, the last profile given, the first row's other
+    columns, the last capture, sightings summed. A vendor is in most batches of a bulk
+    load (sandbox corpus, first 50,000 listings: 43,849 vendor upserts, 2,045 vendors)."""
+
+    def __init__(self) -> None:
+        self.vendors: dict[tuple[str, str], list[Any]] = {}
+        self.sightings: dict[tuple[str, str, str, str], list[Any]] = {}
+
+    def add(self, vendors: list[tuple[Any, ...]], sightings: list[tuple[Any, ...]]) -> None:
+        for r in vendors:  # (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
+            m = self.vendors.get((r[0], r[1]))
+            if m is None:
+                self.vendors[(r[0], r[1])] = list(r)
+                continue
+            if r[3] < m[3]:
+                m[3] = r[3]
+            if r[4] > m[4]:
+                m[4] = r[4]
+            if r[7] is not None:
+                m[7] = r[7]
+        for r in sightings:  # (kind, value, source, key, vendor_lc, first, last, first cap, sha, last cap, sha, n)
+            m = self.sightings.get(r[:4])
+            if m is None:
+                self.sightings[r[:4]] = list(r)
+                continue
+            if r[5] < m[5]:
+                m[5] = r[5]
+            if r[6] > m[6]:
+                m[6] = r[6]
+            m[9], m[10], m[11] = r[9], r[10], m[11] + r[11]
+
+    def ops(self) -> list[tuple[str, list[Any]]]:
+        """The merged rows' statements (then empty for the next group)."""
+        out = [(sql, rows) for sql, rows in ((_VENDOR_UPSERT, list(self.vendors.values())),
+                                             (_IDENTIFIER_UPSERT, list(self.sightings.values()))) if rows]
+        self.vendors, self.sightings = {}, {}
+        return out
 
 
 def _changelog_rows(rids: Iterable[int]) -> tuple[str, list[Any]]:

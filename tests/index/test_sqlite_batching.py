@@ -49,6 +49,11 @@ _CASES = [
     Case("vendor on a new market, identifier first seen once", [
         [_eto("1", "200", crawl="c1", at=0, wallet="bc1qfictionalwalletaaaa"),
          _eto("9", "200", crawl="c1", at=0, source="beta", wallet="bc1qfictionalwalletaaaa")]]),
+    Case("vendor and identifier seen again, in a later crawl and in a replayed older one", [
+        [_eto("1", "200", crawl="c2", at=1, wallet="bc1qfictionalwalletaaaa")],
+        [_eto("1", "200", crawl="c3", at=2, wallet="bc1qfictionalwalletaaaa"),
+         _eto("2", "90", crawl="c3", at=2, wallet="bc1qfictionalwalletaaaa")],
+        [_eto("1", "200", crawl="c1", at=0, wallet="bc1qfictionalwalletaaaa")]]),
     Case("late replay of an older crawl", [[_eto("1", "200", crawl="c5", at=5)], [_eto("1", "100", crawl="c1", at=0)]]),
     Case("replay of the same batch", [corpus(), corpus()]),
     Case("novel substance", [[_eto("1", "200", crawl="c1", at=0, novel=True), _eto("2", "80", crawl="c1", at=0)]]),
@@ -98,6 +103,9 @@ def _run(path: Path, steps: list[Any], mode: str) -> dict[str, Any]:
         # full text (deferred to the end of a bulk load) and the kept column snapshot
         "text": {q: sorted(h.key for h in s.search(q, limit=1000).hits) for q in ("etonitazene", "restock", "batch")},
         "facets": s.search("*", limit=0, facets=["market", "substance", "vendor"]).model_dump(mode="json"),
+        # every column of the upserted tables: first/last seen and capture, sightings, profile
+        "vendor_rows": sorted(s._db.execute("SELECT * FROM vendors").fetchall()),
+        "identifier_rows": sorted(s._db.execute("SELECT * FROM identifiers").fetchall()),
         "indexes": sorted(r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")),
     }
     s._db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('integrity-check')")  # raises on a missing or extra row
@@ -111,7 +119,8 @@ def test_batched_ingest_equals_one_item_per_call(tmp_path: Path, case: Case, mod
     batched = _run(tmp_path / "batched.sqlite", case.steps, mode)
     single = _run(tmp_path / "single.sqlite", case.steps, "single")
     assert batched["events"], "every case produces events"
-    for part in ("events", "stored_events", "counts", "vendor", "histories", "text", "facets", "indexes"):
+    for part in ("events", "stored_events", "counts", "vendor", "histories", "text", "facets", "vendor_rows",
+                 "identifier_rows", "indexes"):
         assert batched[part] == single[part], part
 
 

@@ -6,6 +6,7 @@ replayed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -117,3 +118,41 @@ def test_a_writer_error_reaches_the_caller_as_an_operational_error() -> None:
     assert isinstance(_error("IntegrityError", "x"), sqlite3.IntegrityError)
     odd = _error("MemoryError", "out of memory")
     assert isinstance(odd, WriterError) and isinstance(odd, sqlite3.OperationalError)
+
+
+def test_the_sender_queues_frames_bigger_than_the_pipe_while_the_child_is_not_reading() -> None:
+    """A frame larger than the pipe is handed over without waiting for the reader (the
+    planner goes on while the child commits); the reader gets every frame, in order."""
+    import threading
+
+    from narcwatch.index.sqlite_writer import _recv, _Sender
+
+    r, w = os.pipe()
+    with os.fdopen(w, "wb") as out, os.fdopen(r, "rb") as inp:
+        sender = _Sender(out, budget=64 << 20)
+        frames = [("ops", [("INSERT", [(i, "x" * 4_000_000)])]) for i in range(3)] + [("commit", 7)]
+        putter = threading.Thread(target=lambda: [sender.put(f) for f in frames])
+        putter.start()
+        putter.join(timeout=60)
+        assert not putter.is_alive(), "put waited for the reader"
+        assert [_recv(inp) for _ in frames] == [tuple(x if not isinstance(x, list) else
+                                                      [tuple(s) for s in x] for x in f) for f in frames]
+        sender.close()
+        assert not sender.stuck
+
+
+def test_the_sender_raises_once_the_child_stopped_reading() -> None:
+    from narcwatch.index.sqlite_writer import _Sender
+
+    r, w = os.pipe()
+    os.close(r)
+    out = os.fdopen(w, "wb")
+    sender = _Sender(out)
+    with pytest.raises(OSError):
+        for _ in range(100):  # the first write fails in the thread; a later put raises it
+            sender.put(("ops", [("INSERT", [(1, "x" * 100_000)])]))
+            sender._thread.join(timeout=0.05)
+    sender.close()
+    assert not sender.stuck
+    with contextlib.suppress(OSError):  # what the failed write left buffered cannot be flushed
+        out.close()
