@@ -732,7 +732,7 @@ class SqliteStore:
             ("INSERT INTO contents (id, body) VALUES (?,?)", contents.rows),
             ("INSERT INTO snapshots (seq, id, rid, seen_at, vendor_lc, price, currency, usd_per_gram, "
              "capture_id, content, obs) VALUES (?,?,?,?,?,?,?,?,?,?,?)", snaps)]
-        new_rows, upd_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], []
+        new_rows, upd_rows, live_rows, fts_add, fts_del, term_del, term_add = [], [], [], [], [], [], []
         delta_rows, delta_drop = [], []  # for the column snapshot (DELTA_COLUMNS order)
         for key, d in p.docs.items():
             rid = rid_of[key]
@@ -753,7 +753,14 @@ class SqliteStore:
                     fts_add.append((rid, cols[8], cols[9]))
                 term_add += [(f, v, rid) for f, v in terms]
                 continue
-            upd_rows.append((*cols, rid))
+            od = old.doc
+            if not od.get("removed") and cols[0] == od["key"].lower() and cols[2] == od["source"].lower() and \
+                    cols[3] == _lc(od.get("vendor")) and cols[17] == od.get("first_seen"):
+                # what the docs indexes on key, source, vendor and first seen hold is unchanged: an
+                # UPDATE naming those columns rewrites their entries anyway (a random page each)
+                live_rows.append((cols[1], *cols[4:17], cols[18], cols[19], rid))
+            else:
+                upd_rows.append((*cols, rid))
             if (old.title, old.text) != (cols[8], cols[9]) and (fts_from is None or rid < fts_from):
                 fts_del.append((rid, old.title, old.text))
                 fts_add.append((rid, cols[8], cols[9]))
@@ -784,6 +791,9 @@ class SqliteStore:
             ("""UPDATE docs SET key_lc=?, type=?, source_lc=?, vendor_lc=?, category_lc=?, currency_lc=?, url_lc=?,
                    capture_lc=?, title=?, text=?, price=?, price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?,
                    novel=?, last_crawl=?, first_seen=?, last_seen=?, snap=?, removed=0, missed=0 WHERE rid=?""", upd_rows),
+            ("""UPDATE docs SET type=?, category_lc=?, currency_lc=?, url_lc=?, capture_lc=?, title=?, text=?, price=?,
+                   price_usd=?, usd_per_gram=?, usd_per_unit=?, available=?, novel=?, last_crawl=?, last_seen=?, snap=?,
+                   missed=0 WHERE rid=?""", live_rows),
             ("DELETE FROM snapshots WHERE rid = -?", [(r,) for r, _ in gone_derived]),
             ("DELETE FROM contents WHERE id = ?", [(c,) for _, c in gone_derived]),
             ("INSERT INTO docs_fts(docs_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_del),

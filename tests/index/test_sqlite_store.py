@@ -244,3 +244,35 @@ def test_a_store_under_a_path_with_uri_characters_reads_through_its_read_only_co
     assert store._cols is not None and store._cols.size >= 3
     store.close()
     assert not (tmp_path / "case ").exists()  # nothing was opened at a truncated path
+
+
+class Recrawl(NamedTuple):
+    vendor: str  # the second crawl's vendor (the first's is "DrGreen")
+    removed_between: bool  # two complete crawls without the listing before it comes back
+
+
+_RECRAWLS = [Recrawl("DrGreen", False), Recrawl("BlueLab", False), Recrawl("DrGreen", True), Recrawl("BlueLab", True)]
+
+
+@pytest.mark.parametrize("row", _RECRAWLS, ids=[f"{r.vendor}{'-after-removal' if r.removed_between else ''}"
+                                                for r in _RECRAWLS])
+def test_a_recrawl_leaves_the_docs_row_and_its_indexes_as_a_first_crawl_would(tmp_path: Path, row: Recrawl) -> None:
+    """A recrawl that changes no indexed column writes only the live ones (the indexes on
+    key, source, vendor and first seen are left alone); one that does rewrites them all."""
+    s = SqliteStore(tmp_path / "s.sqlite", columns=False)  # searches answered by SQL, through the docs indexes
+    s.ingest([(listing("alpha", "1", "Etonitazene 5g", vendor="DrGreen", price="200"), None)])
+    if row.removed_between:
+        for i, crawl in enumerate(("c2", "c3"), start=1):
+            s.ingest([(listing("alpha", "2", "Other", vendor="Else", crawl=crawl, at=week(i)), None)])
+            s.end_crawl("alpha", crawl, True, week(i))
+        assert s._db.execute("SELECT removed FROM docs WHERE key = 'alpha:1'").fetchone() == (1,)
+    s.ingest([(listing("alpha", "1", "Etonitazene 5g", vendor=row.vendor, price="150", crawl="c4", at=week(4)), None)])
+    got = s._db.execute("SELECT vendor_lc, removed, missed, first_seen, last_seen, price, last_crawl FROM docs "
+                        "WHERE key = 'alpha:1'").fetchone()
+    assert got == (row.vendor.lower(), 0, 0, iso(T0), iso(week(4)), 150.0, "c4")
+    assert s.search(f"vendor:{row.vendor}").keys == ["alpha:1"]
+    if row.vendor != "DrGreen":
+        assert s.search("vendor:DrGreen").total == 0
+    assert s.search("market:alpha AND price:<160").keys == ["alpha:1"]
+    assert s._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    s.close()
