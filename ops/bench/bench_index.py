@@ -69,8 +69,13 @@ def batches(n: int, size: int = 1000, seed: int = 7) -> "list[list[tuple[Listing
 
 
 def sandbox_batches(n: int, size: int = 1000, seed: int = 7, recrawl_after: float | None = None,
-                    ) -> "Iterator[list[tuple[Listing, Extraction]]]":
+                    world_size: int | None = None) -> "Iterator[list[tuple[Listing, Extraction]]]":
     """``n`` sandbox listings in batches, markets interleaved as a crawler's spool has them.
+
+    ``world_size``: the first ``n`` listings of the world made for that many (default
+    ``n``): the world depends on its size (vendors, titles, texts per key), so a recrawl of
+    part of a loaded store must come from the store's world, or every "known" listing
+    comes back with another vendor and text.
 
     Listing ``j`` of each market is seen at its creation hour (so first/last seen spread
     over the 83 days before the sandbox epoch) in the crawl of that day. With
@@ -84,7 +89,7 @@ def sandbox_batches(n: int, size: int = 1000, seed: int = 7, recrawl_after: floa
     from narcwatch.sandbox.listings import description, listing_facts
     from narcwatch.sandbox.world import World
 
-    world = World(seed, size=max(n, 50))
+    world = World(seed, size=max(world_size or n, n, 50))
     ls = world.listings
     markets = list(world.markets.values())
     classes = {c.value for c in SubstanceClass}
@@ -145,7 +150,8 @@ def sandbox_vendors(n: int, count: int = 20, seed: int = 7) -> list[str]:
     return random.Random(seed).sample(handles, min(count, len(handles)))
 
 
-def corpus_batches(n: int, recrawl_after: float | None = None) -> "Iterator[list[tuple[Listing, Extraction]]]":
+def corpus_batches(n: int, recrawl_after: float | None = None,
+                   world_size: int | None = None) -> "Iterator[list[tuple[Listing, Extraction]]]":
     """The benchmark corpus. With ``NW_BENCH_STORE`` the sandbox corpus is generated once
     (about 0.5 ms a listing) into ``corpus-N-seed7[-recrawl].pickle`` there and streamed
     from it afterwards: item generation is never timed, but it need not be waited for twice."""
@@ -154,12 +160,13 @@ def corpus_batches(n: int, recrawl_after: float | None = None) -> "Iterator[list
         return
     keep = os.environ.get("NW_BENCH_STORE")
     if not keep:
-        yield from sandbox_batches(n, recrawl_after=recrawl_after)
+        yield from sandbox_batches(n, recrawl_after=recrawl_after, world_size=world_size)
         return
     import pickle
 
     tag = f"-recrawl{recrawl_after:g}" if recrawl_after else ""
-    path = Path(keep) / f"corpus-{n}-seed7{tag}.pickle"
+    of = f"-of{world_size}" if world_size and world_size != n else ""
+    path = Path(keep) / f"corpus-{n}{of}-seed7{tag}.pickle"
     done = path.with_suffix(".done")
     if done.exists():
         with path.open("rb") as f:
@@ -170,7 +177,7 @@ def corpus_batches(n: int, recrawl_after: float | None = None) -> "Iterator[list
                     return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        for b in sandbox_batches(n, recrawl_after=recrawl_after):
+        for b in sandbox_batches(n, recrawl_after=recrawl_after, world_size=world_size):
             pickle.dump(b, f, protocol=pickle.HIGHEST_PROTOCOL)
             yield b
     done.write_text(f"{n}\n")
@@ -293,7 +300,7 @@ def _load(store: "SqliteStore", n: int, out: list[Result]) -> None:
     if not _synthetic():
         m = max(1000, n // 10)
         before, spent, events = dict(store.ingest_seconds), 0.0, 0
-        for b in corpus_batches(m, recrawl_after=300.0):
+        for b in corpus_batches(m, recrawl_after=300.0, world_size=n):  # the loaded listings, 300 h later
             t = time.perf_counter()
             events += len(store.ingest(b))
             spent += time.perf_counter() - t

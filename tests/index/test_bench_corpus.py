@@ -51,3 +51,15 @@ def test_a_recrawl_sees_the_same_listings_later(bench: ModuleType, tmp_path: Pat
     totals = {str(q["query"]): store.search(q["query"], limit=5).total for _, q in bench.sandbox_mix(vendor)}
     assert totals["*"] == 200 and totals["class:nitazene"] > 0
     store.close()
+
+
+def test_a_recrawl_of_part_of_a_store_comes_from_the_store_s_world(bench: ModuleType) -> None:
+    """The world depends on its size: the first 100 listings of a 100-listing world are other
+    listings (vendors, titles) than the first 100 of a 2,000-listing world under the same keys.
+    The bench's recrawl of a tenth of its store is taken from the store's world."""
+    loaded = {i.key: i for b in bench.sandbox_batches(2000) for i, _ in b}
+    part = [i for b in bench.sandbox_batches(100, recrawl_after=300.0, world_size=2000) for i, _ in b]
+    assert len(part) == 100 and all(i.key in loaded for i in part)
+    assert [(i.vendor, i.title) for i in part] == [(loaded[i.key].vendor, loaded[i.key].title) for i in part]
+    own = [i for b in bench.sandbox_batches(100, recrawl_after=300.0) for i, _ in b]
+    assert [(i.vendor, i.title) for i in own] != [(i.vendor, i.title) for i in part]  # why world_size exists
