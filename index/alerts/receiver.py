@@ -33,7 +33,8 @@ class WebhookReceiver:
         self.secret, self.host, self.port = secret, host, port
         self.received: list[Received] = []  # every accepted request, repeats included
         self.by_key: dict[str, Received] = {}
-        self.rejected = 0
+        self.rejected = 0  # complete requests whose signature did not verify
+        self.truncated = 0  # requests cut off before their Content-Length (not a forgery: a dead sender)
         self.fail_with: int | None = None
         self.cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -53,6 +54,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), 10_000_000)
                 raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender went away mid-body (killed, timed out): no request
+                    with receiver.cond:
+                        receiver.truncated += 1
+                    self.close_connection = True
+                    return
                 code = receiver._handle(raw, {k: v for k, v in self.headers.items()})
                 self.send_response(code)
                 self.send_header("Content-Length", "0")

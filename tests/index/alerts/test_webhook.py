@@ -141,3 +141,22 @@ def test_crash_after_send_before_commit_is_deduped_by_the_receiver(tmp_path: Pat
     assert Dispatcher(engine.db, {"hook": notifier}).run_once(now=time.time() + engine.db.lease_seconds + 1) == 1
     assert len(receiver.received) == 2 and list(receiver.by_key) == [engine.db.deliveries()[0].idem_key]
     assert {r.body["alert"]["id"] for r in receiver.received} == {alert.id}
+
+
+def test_a_request_cut_off_mid_body_is_not_counted_as_a_forgery() -> None:
+    """A sender killed mid-request (the deliverer under kill -9) leaves a short body: the
+    receiver drops it as truncated, not as a request whose signature failed."""
+    import socket
+
+    receiver = WebhookReceiver(b"secret").start()
+    try:
+        with socket.create_connection((receiver.host, receiver.port), timeout=5) as sock:
+            sock.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b'{"alert": 1')
+            sock.shutdown(socket.SHUT_WR)  # gone before the other 89 bytes
+            assert sock.recv(1024) == b""  # no answer: there was no request to answer
+        with socket.create_connection((receiver.host, receiver.port), timeout=5) as sock:  # a whole unsigned one
+            sock.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+            assert sock.recv(1024).startswith(b"HTTP/1.0 401")
+        assert (receiver.truncated, receiver.rejected) == (1, 1)
+    finally:
+        receiver.stop()
