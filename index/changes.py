@@ -18,7 +18,7 @@ from narcwatch.index.documents import item_document, parse_iso, stable_id
 from narcwatch.index.models import ChangeEvent, EventType
 from narcwatch.index.store import IngestItem
 
-__all__ = ["Known", "Plan", "plan", "removal_event", "snapshot_id"]
+__all__ = ["Known", "Plan", "merge_vendor", "plan", "removal_event", "snapshot_id"]
 
 
 @dataclass
@@ -129,18 +129,16 @@ def _vendor(out: Plan, known: Known, doc: dict[str, Any], sid: str, profile: Ven
     sources = known.vendor_sources.setdefault(lc, set())
     vid = (source, lc)
     seen = doc["seen_at"]
+    facts = None if profile is None else {
+        "pgp_key": profile.pgp_key, "joined": profile.joined, "sales": profile.sales,
+        "feedback": profile.feedback, "description": profile.description, "url": profile.url}
     row = out.vendors.get(vid)
     if row is None:
-        row = out.vendors[vid] = {"source": source, "handle_lc": lc, "handle": handle, "first_seen": seen,
-                                  "last_seen": seen, "capture_id": doc["capture_id"],
-                                  "capture_sha256": doc["capture_sha256"], "profile": None}
-    elif seen < row["first_seen"]:
-        row["first_seen"] = seen
-    elif seen > row["last_seen"]:
-        row["last_seen"] = seen
-    if profile is not None:
-        row["profile"] = {"pgp_key": profile.pgp_key, "joined": profile.joined, "sales": profile.sales,
-                          "feedback": profile.feedback, "description": profile.description, "url": profile.url}
+        out.vendors[vid] = {"source": source, "handle_lc": lc, "handle": handle, "first_seen": seen,
+                            "last_seen": seen, "capture_id": doc["capture_id"],
+                            "capture_sha256": doc["capture_sha256"], "profile": facts}
+    else:
+        merge_vendor(row, seen, seen, facts)
     if source in sources:
         return
     vdoc = {**doc, "vendor": handle}
@@ -149,6 +147,19 @@ def _vendor(out: Plan, known: Known, doc: dict[str, Any], sid: str, profile: Ven
         out.events.append(_event(EventType.VENDOR_NEW_MARKET, vdoc, f"{source}|{lc}", handle=handle,
                                  new_market=source, known_markets=sorted(sources)))
     sources.add(source)
+
+
+def merge_vendor(row: dict[str, Any], first_seen: str, last_seen: str, profile: dict[str, Any] | None) -> None:
+    """Fold a later sighting of ``row``'s vendor into it, as the store's vendor upsert does:
+    the earliest first seen, the latest last seen, the last profile given; the first
+    sighting's handle and capture stay. One rule for a batch (``plan``) and for the batches
+    a pipelined load merges into one upsert (``sqlite._Upserts``)."""
+    if first_seen < row["first_seen"]:
+        row["first_seen"] = first_seen
+    if last_seen > row["last_seen"]:
+        row["last_seen"] = last_seen
+    if profile is not None:
+        row["profile"] = profile
 
 
 def _identifiers(out: Plan, known: Known, doc: dict[str, Any], sid: str) -> None:

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from narcwatch.crawler.sqlitetx import read_only
-from narcwatch.index.changes import Known, Plan, plan, removal_event, snapshot_id
+from narcwatch.index.changes import Known, Plan, merge_vendor, plan, removal_event, snapshot_id
 from narcwatch.index.documents import dumps, iso, item_document
 from narcwatch.index.gcpause import gc_paused
 from narcwatch.index.models import Alert, ChangeEvent
@@ -773,13 +773,13 @@ class SqliteStore:
                 term_add += [(f, v, rid) for f, v in terms if (f, v) not in was]
         # a re-extraction row the new snapshot replaces as current is reachable from nothing now
         gone_derived = [(o.rid, o.content) for k, o in olds.items() if o.derived and k in p.docs]
-        vendors = [(v["source"], v["handle_lc"], v["handle"], v["first_seen"], v["last_seen"], v["capture_id"],
-                    v["capture_sha256"], json.dumps(v["profile"]) if v["profile"] else None) for v in p.vendors.values()]
         sightings = [(s["kind"], s["value"], s["source"], s["key"], _lc(s["vendor"]), s["seen_at"], s["seen_at"],
                       s["capture_id"], s["capture_sha256"], s["capture_id"], s["capture_sha256"], 1) for s in p.sightings]
         if upserts is not None:
-            upserts.add(vendors, sightings)
+            upserts.add(p.vendors.values(), sightings)
             vendors, sightings = [], []
+        else:
+            vendors = [_vendor_row(v) for v in p.vendors.values()]
         if overlay is not None:
             overlay.put_snapshots(p.snapshots)
             overlay.put_vendors(p.vendors)
@@ -1377,38 +1377,39 @@ class _Upserts:
     load (sandbox corpus, first 50,000 listings: 43,849 vendor upserts, 2,045 vendors)."""
 
     def __init__(self) -> None:
-        self.vendors: dict[tuple[str, str], list[Any]] = {}
+        self.vendors: dict[tuple[str, str], dict[str, Any]] = {}
         self.sightings: dict[tuple[str, str, str, str], list[Any]] = {}
 
-    def add(self, vendors: list[tuple[Any, ...]], sightings: list[tuple[Any, ...]]) -> None:
-        for r in vendors:  # (source, handle_lc, handle, first_seen, last_seen, capture_id, capture_sha256, profile)
-            m = self.vendors.get((r[0], r[1]))
+    def add(self, vendors: Iterable[dict[str, Any]], sightings: list[tuple[Any, ...]]) -> None:
+        for v in vendors:  # a plan's vendor rows (``Plan.vendors``), merged as ``plan`` merges a batch's
+            m = self.vendors.get((v["source"], v["handle_lc"]))
             if m is None:
-                self.vendors[(r[0], r[1])] = list(r)
-                continue
-            if r[3] < m[3]:
-                m[3] = r[3]
-            if r[4] > m[4]:
-                m[4] = r[4]
-            if r[7] is not None:
-                m[7] = r[7]
+                self.vendors[(v["source"], v["handle_lc"])] = dict(v)
+            else:
+                merge_vendor(m, v["first_seen"], v["last_seen"], v["profile"])
         for r in sightings:  # (kind, value, source, key, vendor_lc, first, last, first cap, sha, last cap, sha, n)
-            m = self.sightings.get(r[:4])
-            if m is None:
+            s = self.sightings.get(r[:4])
+            if s is None:
                 self.sightings[r[:4]] = list(r)
                 continue
-            if r[5] < m[5]:
-                m[5] = r[5]
-            if r[6] > m[6]:
-                m[6] = r[6]
-            m[9], m[10], m[11] = r[9], r[10], m[11] + r[11]
+            if r[5] < s[5]:
+                s[5] = r[5]
+            if r[6] > s[6]:
+                s[6] = r[6]
+            s[9], s[10], s[11] = r[9], r[10], s[11] + r[11]
 
     def ops(self) -> list[tuple[str, list[Any]]]:
         """The merged rows' statements (then empty for the next group)."""
-        out = [(sql, rows) for sql, rows in ((_VENDOR_UPSERT, list(self.vendors.values())),
+        out = [(sql, rows) for sql, rows in ((_VENDOR_UPSERT, [_vendor_row(v) for v in self.vendors.values()]),
                                              (_IDENTIFIER_UPSERT, list(self.sightings.values()))) if rows]
         self.vendors, self.sightings = {}, {}
         return out
+
+
+def _vendor_row(v: dict[str, Any]) -> tuple[Any, ...]:
+    """A plan's vendor row as ``_VENDOR_UPSERT``'s parameters."""
+    return (v["source"], v["handle_lc"], v["handle"], v["first_seen"], v["last_seen"], v["capture_id"],
+            v["capture_sha256"], json.dumps(v["profile"]) if v["profile"] else None)
 
 
 def _changelog_rows(rids: Iterable[int]) -> tuple[str, list[Any]]:

@@ -41,11 +41,15 @@ class WriterError(sqlite3.OperationalError):
     """The writer process failed or died; the group it was writing is not committed."""
 
 
-def _send(out: IO[bytes], msg: Any) -> None:
-    body = marshal.dumps(msg)
+def _write_frame(out: IO[bytes], body: bytes) -> None:
+    """One frame: the body's length, then the body (``_recv`` reads it back)."""
     out.write(_LEN.pack(len(body)))
     out.write(body)
     out.flush()
+
+
+def _send(out: IO[bytes], msg: Any) -> None:
+    _write_frame(out, marshal.dumps(msg))
 
 
 class _Sender:
@@ -86,9 +90,7 @@ class _Sender:
                     return
                 body = self._frames.popleft()
             try:
-                self._out.write(_LEN.pack(len(body)))
-                self._out.write(body)
-                self._out.flush()
+                _write_frame(self._out, body)
             except (OSError, ValueError) as e:  # the child closed its end (or ours is closed)
                 with self._cv:
                     self.error = e if isinstance(e, OSError) else BrokenPipeError(str(e))
