@@ -111,9 +111,12 @@ def dashboard_pages(n: int | None = None) -> list[Result]:
     return out
 
 
-def ingest_writer(path: str, m: int) -> None:
+def ingest_writer(path: str, m: int, world: int) -> None:
     """The writer process: the recrawl corpus into ``path`` as the daemon writes (small
-    cache, no mmap, no column snapshot), batches of 1,000; one JSON line when done."""
+    cache, no mmap, no column snapshot), batches of 1,000; one JSON line when done.
+    ``world``: the size of the loaded store, whose world the recrawl must come from (see
+    ``bench_index.sandbox_batches``): another world's recrawl changes every listing's vendor
+    and text, which a daemon's recrawl does not."""
     import json
     from datetime import timedelta
 
@@ -123,7 +126,7 @@ def ingest_writer(path: str, m: int) -> None:
     store = SqliteStore(path, cache_mib=16, mmap_mib=0, columns=False)
     done, t = 0, time.perf_counter()
     later = timedelta(hours=100)  # the index bench already ingested this recrawl: observe it again, later
-    for b in corpus_batches(100_000, recrawl_after=300.0):
+    for b in corpus_batches(100_000, recrawl_after=300.0, world_size=world):
         b = [(item.model_copy(update={"crawl_id": f"{item.crawl_id}-again", "seen_at": item.seen_at + later}), ext)
              for item, ext in b[:m - done]]
         store.ingest(b)
@@ -176,7 +179,7 @@ def _beside_ingest(n: int, m: int, catch_up: bool, src: Path, tmp: Path, pages: 
         _log_in(client)
         writer = subprocess.Popen(
             [sys.executable, "-c", "import sys; from ops.bench.bench_dashboards import ingest_writer; "
-             "ingest_writer(sys.argv[1], int(sys.argv[2]))", str(copy), str(m)],
+             "ingest_writer(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))", str(copy), str(m), str(n)],
             cwd=root, stdout=subprocess.PIPE, text=True)
         while writer.poll() is None:
             for name, urls in pages.items():
