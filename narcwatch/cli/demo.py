@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from narcwatch.cli._common import console, fail, state
+from narcwatch.crawler.paths import default_data_dir
 
 
 def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +42,10 @@ def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     console.print(f"evidence:  {summary.data_dir}/evidence  (narcwatch evidence verify)", highlight=False)
     if summary.dashboard_url:
         console.print(f"dashboard: {summary.dashboard_url}", highlight=False)
-    console.print("next: narcwatch search 'class:nitazene'   ·   narcwatch alerts   ·   narcwatch vendor NAME")
+    # the commands that read this data directory: a bare ``narcwatch`` reads the default one
+    found = Path(summary.data_dir).resolve() == default_data_dir().resolve()
+    nw = "narcwatch" if found else f"narcwatch --data-dir {shlex.quote(str(summary.data_dir))}"
+    console.print(f"next: {nw} search 'class:nitazene'   ·   {nw} alerts   ·   {nw} vendor NAME", highlight=False)
 
 
 def _ensure_demo_admin(root) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("stix", "misp", "csv"):
             fail(f"unknown format {fmt!r}; use stix, misp or csv")
         st = state(ctx)
-        store = open_store(st.config.store, st.data)
+        try:
+            store = open_store(st.config.store, st.data, must_exist=True)
+        except (ValueError, OSError) as exc:
+            fail(f"cannot open the store: {exc}")
         try:
             res = resolve_store(store, st.data.root)
             keys: set[str] | None = None
@@ -111,7 +114,10 @@ def register(app: typer.Typer) -> None:
         if at and len(at) == 10:
             end += timedelta(days=1)  # a date means the end of that day
         st = state(ctx)
-        store = open_store(st.config.store, st.data)
+        try:
+            store = open_store(st.config.store, st.data, must_exist=True)
+        except (ValueError, OSError) as exc:
+            fail(f"cannot open the store: {exc}")
         try:
             res = resolve_store(store, st.data.root)
             events = store.events(since=end - timedelta(days=7), limit=1_000_000)

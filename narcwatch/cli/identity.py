@@ -48,7 +48,7 @@ def _resolution(ctx: typer.Context) -> Any:
 
     st = state(ctx)
     try:
-        store = open_store(st.config.store, st.data)
+        store = open_store(st.config.store, st.data, must_exist=True)
     except (ValueError, OSError) as exc:
         fail(f"cannot open the store: {exc}")
     try:

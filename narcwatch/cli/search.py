@@ -19,7 +19,7 @@ def _store(ctx: typer.Context) -> Any:
 
     st = state(ctx)
     try:
-        return open_store(st.config.store, st.data)
+        return open_store(st.config.store, st.data, must_exist=True)
     except (ValueError, OSError) as exc:
         fail(f"cannot open the store: {exc}")
 
