@@ -100,6 +100,9 @@ _STD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", 
                                                                       "taskName"}
 
 
+_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; extras (``extra={...}``) become keys, never overriding the fixed ones."""
 
@@ -127,8 +130,12 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
         # Redact every string field before serialising (never the JSON text: a replacement
         # there could cut an escape sequence and break the line), tracebacks and extras included.
-        return json.dumps({k: self.redact(v) if isinstance(v, str) else v for k, v in out.items()},
+        line = json.dumps({k: self.redact(v) if isinstance(v, str) else v for k, v in out.items()},
                           ensure_ascii=False)
+        # JSON escapes C0 controls itself; these it writes raw, and a terminal tailing the log
+        # acts on them (an 8-bit CSI, a bidi override from a scraped title): escaped, the same
+        # JSON value (they occur only inside strings)
+        return _RAW_UNSAFE.sub(lambda m: "\\u%04x" % ord(m[0]), line)
 
 
 def configure(*, file: str | Path | None = None, stream: IO[str] | None = None, level: str | int = "INFO",

@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from narcwatch.crawler.config import Config, ConfigError, load_config
 from narcwatch.crawler.paths import DataDir
 
-__all__ = ["State", "console", "err_console", "fail", "not_available", "state"]
+__all__ = ["SafeConsole", "State", "console", "echo_data", "err_console", "fail", "not_available", "state", "terminal_safe"]
 
-console = Console()
+#: what a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
+#: controls (U+009B is a CSI on its own), and the bidi overrides and isolates that make a
+#: handle or wallet display as something else ("Trojan Source")
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """Scraped text as it may reach an analyst's terminal: every control character written
+    out as an escape (``\\x1b``, ``\\u202e``), so a listing title cannot clear the screen,
+    retitle the window, write the clipboard (OSC 52) or reorder what is shown, and the
+    analyst still sees that it was there. The stored text is unchanged."""
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+class SafeConsole(Console):
+    """A rich console that passes every string it renders (table cells, titles, printed
+    lines) through ``terminal_safe`` first: the CLI prints scraped content everywhere."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(terminal_safe(text), **kwargs)
+
+
+def echo_data(text: str) -> None:
+    """A command's data on stdout (JSON, CSV, STIX, a report): as it is into a pipe or a
+    file, where a tool reads it; through ``terminal_safe`` when a terminal shows it."""
+    typer.echo(terminal_safe(text) if _stdout_is_terminal() else text)
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout: not a terminal
+        return False
+
+
+console = SafeConsole()
 # soft_wrap: an error line stays one line (file:line: where: message), greppable.
-err_console = Console(stderr=True, soft_wrap=True)
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 @dataclass

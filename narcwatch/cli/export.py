@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import console, fail, state
+from narcwatch.cli._common import console, echo_data, fail, state
 
 
 def register(app: typer.Typer) -> None:
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         else:
             text = to_misp(facts, info=f"narcwatch export {query or actor or 'all actors'}").to_json(indent=2)
         if str(out) == "-":
-            typer.echo(text)
+            echo_data(text)
         else:
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote {len(facts)} fact(s) as {fmt} to {out}", highlight=False)
@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         text = json.dumps(rep, indent=2, ensure_ascii=False) if fmt == "json" else \
             to_html(rep) if fmt == "html" else to_markdown(rep)
         if str(out) == "-":
-            typer.echo(text)
+            echo_data(text)
         else:
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote {len(rep['actors'])} profile(s) to {out}", highlight=False)

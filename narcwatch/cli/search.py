@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, fail, state
+from narcwatch.cli._common import console, echo_data, fail, state
 
 _MARK = {"\ue000": "[bold yellow]", "\ue001": "[/bold yellow]"}
 
@@ -22,6 +23,16 @@ def _store(ctx: typer.Context) -> Any:
         return open_store(st.config.store, st.data, must_exist=True)
     except (ValueError, OSError) as exc:
         fail(f"cannot open the store: {exc}")
+
+
+def _usd(v: object) -> str:
+    """A USD amount for a table: cents (the store keeps four decimals for arithmetic)."""
+    if v is None or v == "":
+        return ""
+    try:
+        return f"{Decimal(str(v)):,.2f}"
+    except ArithmeticError:  # decimal.InvalidOperation: not a number, shown as stored
+        return str(v)
 
 
 def _hl(text: str) -> str:
@@ -83,7 +94,7 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         if as_json:
-            typer.echo(result.model_dump_json(indent=2))
+            echo_data(result.model_dump_json(indent=2))
             return
         table = Table(title=f"{result.total} match(es) for {query!r}", title_justify="left")
         for col in ("key", "title", "vendor", "market", "price", "USD/g", "ships from", "last seen"):
@@ -92,7 +103,7 @@ def register(app: typer.Typer) -> None:
             d = h.doc
             price = f"{d['price']} {d['currency']}" if d.get("price") is not None else ""
             table.add_row(h.key, _hl(h.highlights.get("title") or d.get("title") or ""), d.get("vendor") or "",
-                          d["source"], price, str(d.get("usd_per_gram") or ""), ",".join(d.get("ships_from") or []),
+                          d["source"], price, _usd(d.get("usd_per_gram")), ",".join(d.get("ships_from") or []),
                           (d.get("last_seen") or "")[:10])
         console.print(table)
 
@@ -109,7 +120,7 @@ def register(app: typer.Typer) -> None:
         if report is None:
             fail(f"no vendor {name!r} in the store")
         if as_json:
-            typer.echo(report.model_dump_json(indent=2))
+            echo_data(report.model_dump_json(indent=2))
             return
         console.print(f"[bold]{report.name}[/bold]  markets: {', '.join(report.markets)}  "
                       f"first seen {report.first_seen}  last seen {report.last_seen}", highlight=False)
@@ -123,7 +134,7 @@ def register(app: typer.Typer) -> None:
         for c in ("key", "title", "price", "USD/g", "first seen", "last seen"):
             lst.add_column(c, overflow="fold")
         for x in report.listings:
-            lst.add_row(x["key"], x["title"], f"{x['price'] or ''} {x['currency'] or ''}", str(x["usd_per_gram"] or ""),
+            lst.add_row(x["key"], x["title"], f"{x['price'] or ''} {x['currency'] or ''}", _usd(x["usd_per_gram"]),
                         x["first_seen"][:10], x["last_seen"][:10])
         console.print(lst)
         console.print("listings per week: " + ", ".join(f"{w['week']}={w['listings']}" for w in report.listings_per_week))
@@ -150,7 +161,7 @@ def register(app: typer.Typer) -> None:
             data = h.model_dump(mode="json")
             if not history:
                 data.pop("snapshots")
-            typer.echo(json.dumps(data, indent=2))
+            echo_data(json.dumps(data, indent=2))
             return
         d = h.current
         console.print(f"[bold]{_hl(d['title'])}[/bold]  ({_hl(d['key'])}, {_hl(d['source'])}, vendor {_hl(d.get('vendor') or '-')})",
@@ -162,7 +173,7 @@ def register(app: typer.Typer) -> None:
                 t.add_column(c, overflow="fold")
             for s in h.snapshots:
                 t.add_row(s["seen_at"], s["crawl_id"], f"{s['price'] or ''} {s['currency'] or ''}",
-                          str(s.get("usd_per_gram") or ""), str(s["available"]), s["capture_id"], s["capture_sha256"][:16])
+                          _usd(s.get("usd_per_gram")), str(s["available"]), s["capture_id"], s["capture_sha256"][:16])
             console.print(t)
             for e in h.events:
-                console.print(f"{e['at']}  {e['type']}  {json.dumps(e['details'])}", highlight=False, markup=False)
+                console.print(f"{e['at']}  {e['type']}  {json.dumps(e['details'], ensure_ascii=False)}", highlight=False, markup=False)

@@ -108,3 +108,16 @@ def test_redaction_never_breaks_the_json_line(stream: io.StringIO) -> None:
     logging.getLogger("x").info('item %r', {"contact": 'Session: "05ab" password="p\\"w"', "k": "hunter2-very-secret"})
     (line,) = _lines(stream)
     assert "hunter2-very-secret" not in line["msg"] and "Session: " in line["msg"]
+
+
+def test_terminal_controls_json_leaves_raw_are_escaped(stream: io.StringIO) -> None:
+    # json.dumps escapes C0 controls; a C1 CSI, DEL, line separators and bidi overrides it
+    # writes raw, and `tail -f` in a terminal would act on them
+    title = "iso\x9b2J\x7f\u2028\u202eevil\x1b[2J"
+    logging.getLogger("x").info("listing %s", title)
+    raw = stream.getvalue()
+    for ch in ("\x9b", "\x7f", "\u2028", "\u202e", "\x1b"):
+        assert ch not in raw
+    assert "\\u009b" in raw and "\\u202e" in raw
+    (line,) = _lines(stream)
+    assert line["msg"] == f"listing {title}"  # the same JSON value
