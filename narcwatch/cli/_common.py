@@ -14,7 +14,7 @@ from rich.text import Text
 from narcwatch.crawler.config import Config, ConfigError, load_config
 from narcwatch.crawler.paths import DataDir
 
-__all__ = ["SafeConsole", "State", "console", "echo_data", "err_console", "fail", "not_available", "state", "terminal_safe"]
+__all__ = ["SafeConsole", "State", "console", "echo_data", "err_console", "fail", "not_available", "state", "styled", "terminal_safe"]
 
 #: what a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
 #: controls (U+009B is a CSI on its own), and the bidi overrides and isolates that make a
@@ -31,11 +31,22 @@ def terminal_safe(text: str) -> str:
 
 
 class SafeConsole(Console):
-    """A rich console that passes every string it renders (table cells, titles, printed
-    lines) through ``terminal_safe`` first: the CLI prints scraped content everywhere."""
+    """A rich console for scraped content: every string it renders (table cells, titles,
+    printed lines) passes through ``terminal_safe``, and none is read as markup unless the
+    call says ``markup=True`` (a vendor named ``[/]`` would stop the command; ``[link=...]``
+    would plant a link). Styled output is built with ``styled``."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(markup=False, **kwargs)
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(terminal_safe(text), **kwargs)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of literal parts, some styled: ``styled(("error:", "red"), " ", message)``.
+    No part is read as markup; every part is ``terminal_safe``."""
+    return Text.assemble(*((terminal_safe(p[0]), p[1]) if isinstance(p, tuple) else terminal_safe(p) for p in parts))
 
 
 def echo_data(text: str) -> None:
@@ -72,7 +83,7 @@ class State:
                 self._config = load_config(self.config_path, **overrides)
             except ConfigError as exc:
                 for p in exc.problems:
-                    err_console.print(f"[red]error[/red] {p}", markup=True, highlight=False)
+                    err_console.print(styled(("error", "red"), f" {p}"), highlight=False)
                 raise typer.Exit(1) from None
             except ValueError as exc:
                 fail(str(exc))
@@ -90,7 +101,7 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    err_console.print(styled(("error:", "red"), f" {message}"), highlight=False)
     raise typer.Exit(code)
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, err_console, fail, state
+from narcwatch.cli._common import console, err_console, fail, state, styled
 
 __all__ = ["register"]
 
@@ -139,7 +139,7 @@ def _load_rules_or_exit(path: Path, notifier_ids: list[str] | None) -> Any:
         return load_rules(path, notifier_ids)
     except RulesError as exc:
         for p in exc.problems:
-            err_console.print(f"[red]error[/red] {p}", highlight=False, markup=False)
+            err_console.print(styled(("error", "red"), f" {p}"), highlight=False)
         raise typer.Exit(1) from None
 
 

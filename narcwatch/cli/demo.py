@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, fail, state
+from narcwatch.cli._common import console, fail, state, styled
 from narcwatch.crawler.paths import default_data_dir
 
 
@@ -17,22 +17,22 @@ def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     for s in summary.sources:
         errors = ", ".join(f"{k}={v}" for k, v in sorted(s["errors"].items())) or "-"
         table.add_row(s["id"], s["kind"], s["network"], str(s["pages"]), str(s["items"]),
-                      "yes" if s["complete"] else "[red]no[/red]", errors)
+                      "yes" if s["complete"] else styled(("no", "red")), errors)
     console.print(table)
     for s in summary.sources:
         for h in s["health"]:
-            console.print(f"[yellow]health[/yellow] {s['id']}: {h}", highlight=False)
+            console.print(styled(("health", "yellow"), f" {s['id']}: {h}"), highlight=False)
     c = summary.counts
     console.print(
         f"\n[bold]{len(summary.sources)}[/bold] sources, [bold]{summary.pages}[/bold] pages, "
         f"[bold]{c.get('listings', 0)}[/bold] listings ({c.get('snapshots', 0)} snapshots), "
         f"[bold]{c.get('posts', 0)}[/bold] posts/messages, [bold]{c.get('vendors', 0)}[/bold] vendors, "
         f"[bold]{c.get('identifiers', 0)}[/bold] identifiers, [bold]{c.get('events', 0)}[/bold] change events, "
-        f"[bold]{summary.alerts}[/bold] alerts", highlight=False)
+        f"[bold]{summary.alerts}[/bold] alerts", highlight=False, markup=True)  # numbers only
     for rule, n in sorted(summary.alerts_by_rule.items()):
         console.print(f"  alert rule {rule}: {n}", highlight=False)
     if summary.ingest_rejected:
-        console.print(f"[yellow]{summary.ingest_rejected} spooled item(s) rejected by ingest[/yellow]")
+        console.print(styled((f"{summary.ingest_rejected} spooled item(s) rejected by ingest", "yellow")))
     if summary.rates_file:
         missing = sum(summary.usd_missing.values())
         console.print(f"rates:     {summary.rates_file}  (the sandbox's fictional rates; "

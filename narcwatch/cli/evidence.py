@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from narcwatch.cli._common import console, err_console, fail, state
+from narcwatch.cli._common import console, err_console, fail, state, styled
 
 app = typer.Typer(help="Verify and inspect the evidence archive.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def verify(ctx: typer.Context) -> None:
     for outcome in verify_archive(root):
         if isinstance(outcome, Mismatch):
             bad += 1
-            err_console.print(f"[red]MISMATCH[/red] {outcome}", highlight=False)
+            err_console.print(styled(("MISMATCH", "red"), f" {outcome}"), highlight=False)
         else:
             ok += 1
     console.print(f"{ok} capture(s) verified, {bad} mismatch(es)")

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -80,7 +79,7 @@ def _decide(ctx: typer.Context, a: str, b: str, verdict: str, analyst: str | Non
         d = record_decision(decisions_path(state(ctx).data.root), res, a, b, verdict, _analyst(analyst), note)
     except (UnknownAccount, ValueError) as exc:
         fail(str(exc))
-    console.print(escape(f"{d.verdict}: {d.a} <-> {d.b} by {d.analyst} at {d.at}"), highlight=False)
+    console.print(f"{d.verdict}: {d.a} <-> {d.b} by {d.analyst} at {d.at}", highlight=False)
 
 
 _ANALYST = typer.Option("--analyst", help="Who decides (default: $NARCWATCH_ANALYST, else the login name).")
@@ -126,14 +125,14 @@ def links(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Handle, 
                                            "first_seen": s.first_seen} for s in e.sightings]} for e in r.evidence]}
             for r in rows]}, indent=2, ensure_ascii=False))
         return
-    console.print(escape(f"actor {actor.id}: {', '.join(actor.accounts)}"), highlight=False)
+    console.print(f"actor {actor.id}: {', '.join(actor.accounts)}", highlight=False)
     t = Table(title=f"{len(rows)} link(s)", title_justify="left")
     for c in ("a", "b", "strength", "confidence", "evidence", "decision"):
         t.add_column(c, overflow="fold")
     for r in rows:
         ev = "; ".join(f"{e.kind}={e.value} ({e.score:g})" for e in r.evidence)
         dec = f"{r.decision} by {r.analyst} {r.at[:19]}" if r.decision else ("joins" if r.joins else "-")
-        t.add_row(escape(r.a), escape(r.b), r.strength, f"{r.confidence:.2f}", escape(ev), escape(dec))
+        t.add_row(r.a, r.b, r.strength, f"{r.confidence:.2f}", ev, dec)
     console.print(t)
 
 

@@ -57,7 +57,7 @@ def apply_templates(
     console.print(json.dumps({"indices": applied, "pending_migrations": {k: list(v) for k, v in pending.items()}},
                              indent=2))
     if pending:
-        console.print("[yellow]reindex due:[/yellow] run `narcwatch index migrate` with ingest paused", highlight=False)
+        console.print("[yellow]reindex due:[/yellow] run `narcwatch index migrate` with ingest paused", highlight=False, markup=True)
 
 
 @app.command("migrate", help="Reindex every index whose template version is newer, then swap its alias.")

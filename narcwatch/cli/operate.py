@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import console, fail, state
+from narcwatch.cli._common import console, fail, state, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -103,7 +103,7 @@ def _crawl_with_prompt(src, st, crawl_id, proxy):  # type: ignore[no-untyped-def
                 if req.source != src.id or req.id in asked:
                     continue
                 asked.add(req.id)
-                console.print(f"[yellow]CAPTCHA[/yellow] on {req.url}", highlight=False)
+                console.print(styled(("CAPTCHA", "yellow"), f" on {req.url}"), highlight=False)
                 console.print(f"  image: {req.image or '(not saved)'}  (source {req.image_url or '-'})", highlight=False)
                 text = typer.prompt("  what does the image say? (empty: leave it for the dashboard)", default="",
                                     show_default=False)

@@ -52,7 +52,7 @@ def serve(
         server.start()
     except (OSError, RuntimeError) as exc:
         fail(f"cannot start the sandbox: {exc} (try --port 0 --socks-port 0)")
-    console.print(f"[bold]narcwatch sandbox[/bold] seed={seed} listings={world.size:,} clock={at:g} h", highlight=False)
+    console.print(f"[bold]narcwatch sandbox[/bold] seed={seed} listings={world.size:,} clock={at:g} h", highlight=False, markup=True)
     for s in server.sources:
         console.print(f"  {s.id:<22} {s.kind:<9} {s.network:<9} {s.base_url}", highlight=False)
     console.print(f"  SOCKS5 (onion only)    {server.socks_url}", highlight=False)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from narcwatch.cli._common import console, echo_data, fail, state
+from narcwatch.cli._common import console, echo_data, fail, state, styled, terminal_safe
 
-_MARK = {"\ue000": "[bold yellow]", "\ue001": "[/bold yellow]"}
 
 
 def _store(ctx: typer.Context) -> Any:
@@ -35,19 +36,20 @@ def _usd(v: object) -> str:
         return str(v)
 
 
-def _hl(text: str) -> str:
-    from rich.markup import escape
-
-    out = escape(text)
-    for k, v in _MARK.items():
-        out = out.replace(k, v)
+def _hl(text: str) -> Text:
+    """Scraped text with the store's highlight marks (U+E000 ... U+E001) shown in bold
+    yellow; nothing in it read as markup, every part ``terminal_safe``."""
+    out, on = Text(), False
+    for piece in re.split("([\ue000\ue001])", text):
+        if piece in ("\ue000", "\ue001"):
+            on = piece == "\ue000"
+        elif piece:
+            out.append(terminal_safe(piece), style="bold yellow" if on else None)
     return out
 
 
 def _actor_section(ctx: typer.Context, name: str) -> None:
     """The actor behind the handle: every linked account with the evidence of each link."""
-    from rich.markup import escape
-
     from narcwatch.index.identity import resolve_store
 
     st = state(ctx)
@@ -56,7 +58,7 @@ def _actor_section(ctx: typer.Context, name: str) -> None:
         res = resolve_store(store, st.data.root)
     except (ValueError, OSError, sqlite3.Error, ConnectionError) as exc:
         # The vendor report above stands on its own: a failing actor section is a note, not an error.
-        console.print(escape(f"actor links unavailable: {type(exc).__name__}: {exc}"), highlight=False)
+        console.print(f"actor links unavailable: {type(exc).__name__}: {exc}", highlight=False)
         return
     finally:
         store.close()
@@ -68,11 +70,11 @@ def _actor_section(ctx: typer.Context, name: str) -> None:
         t.add_column(c, overflow="fold")
     for aid in actor.accounts:
         a = res.accounts[aid]
-        t.add_row(escape(aid), a.first_seen[:10], a.last_seen[:10])
+        t.add_row(aid, a.first_seen[:10], a.last_seen[:10])
     console.print(t)
     for link in actor.links:
         ev = "; ".join(f"{e.kind}={e.value}" for e in link.evidence)
-        console.print(escape(f"  {link.a} <-> {link.b}  {link.strength} {link.confidence:.2f}  {ev}"), highlight=False)
+        console.print(f"  {link.a} <-> {link.b}  {link.strength} {link.confidence:.2f}  {ev}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -122,8 +124,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             echo_data(report.model_dump_json(indent=2))
             return
-        console.print(f"[bold]{report.name}[/bold]  markets: {', '.join(report.markets)}  "
-                      f"first seen {report.first_seen}  last seen {report.last_seen}", highlight=False)
+        console.print(styled((report.name, "bold"), f"  markets: {', '.join(report.markets)}  "
+                             f"first seen {report.first_seen}  last seen {report.last_seen}"), highlight=False)
         acc = Table(title="accounts", title_justify="left")
         for c in ("market", "handle", "first seen", "last seen", "capture"):
             acc.add_column(c)
@@ -164,8 +166,10 @@ def register(app: typer.Typer) -> None:
             echo_data(json.dumps(data, indent=2))
             return
         d = h.current
-        console.print(f"[bold]{_hl(d['title'])}[/bold]  ({_hl(d['key'])}, {_hl(d['source'])}, vendor {_hl(d.get('vendor') or '-')})",
-                      highlight=False)
+        head = _hl(d["title"])
+        head.stylize("bold")
+        head.append(f"  ({terminal_safe(d['key'])}, {terminal_safe(d['source'])}, vendor {terminal_safe(d.get('vendor') or '-')})")
+        console.print(head, highlight=False)
         console.print(f"first seen {d['first_seen']}  last seen {d['last_seen']}  available {d['available']}", highlight=False)
         if history:
             t = Table(title="snapshots", title_justify="left")
@@ -176,4 +180,4 @@ def register(app: typer.Typer) -> None:
                           _usd(s.get("usd_per_gram")), str(s["available"]), s["capture_id"], s["capture_sha256"][:16])
             console.print(t)
             for e in h.events:
-                console.print(f"{e['at']}  {e['type']}  {json.dumps(e['details'], ensure_ascii=False)}", highlight=False, markup=False)
+                console.print(f"{e['at']}  {e['type']}  {json.dumps(e['details'], ensure_ascii=False)}", highlight=False)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from narcwatch.cli._common import console, err_console, state
+from narcwatch.cli._common import console, err_console, state, styled
 from narcwatch.crawler.config import check_config
 from narcwatch.crawler.yamlsource import LocatedYaml, Problem
 
@@ -101,11 +101,9 @@ def status(
         table = Table("source", "state", "last success", "last crawl", "pages", "items", "errors by reason",
                       "tor", "captcha", "problems")
         for h in rows:
-            tor = "-" if h.tor_up is None else ("up" if h.tor_up else "[red]DOWN[/red]")
+            tor = "-" if h.tor_up is None else ("up" if h.tor_up else styled(("DOWN", "red")))
             reasons = ", ".join(f"{k}={v}" for k, v in sorted(h.errors_by_reason.items())) or "-"
-            state_txt = "[green]ok[/green]" if h.ok else "[red]ERROR[/red]"
-            if h.in_flight:
-                state_txt += " (crawling)" if h.ok else ""
+            state_txt = styled(("ok", "green"), " (crawling)" if h.in_flight else "") if h.ok else styled(("ERROR", "red"))
             table.add_row(h.source, state_txt, h.last_success_at or "never", h.last_crawl_at or "never",
                           str(h.pages), str(h.items), reasons, tor, str(h.captcha_waiting or "-"),
                           "\n".join(h.errors) or "-")

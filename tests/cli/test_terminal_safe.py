@@ -83,3 +83,31 @@ def test_search_vendor_and_listing_show_hostile_text_escaped(tmp_path: Path, mon
         for ch in (ESC, CSI8, RLO, BEL):
             assert ch not in result.output, (argv, ch)
         assert "\\u202e" in result.output, argv  # the handle shows it was there
+
+
+def test_scraped_markup_is_shown_not_obeyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich reads ``[...]`` in a string as markup: a vendor named ``[/]`` stopped the
+    command with a MarkupError, and ``[link=...]`` planted a terminal hyperlink."""
+    monkeypatch.setattr(_common.console, "_width", 300)
+    store = SqliteStore(tmp_path / "store.sqlite")
+    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    title = "isotonitazene [link=http://evil.example]click[/link] [bold]x"
+    store.ingest([(Listing(source="m", site_id="1", url="http://m.example/1", title=title, description="",
+                           vendor="[/]", seen_at=at, crawl_id="c1", capture_id="cap", capture_sha256="0" * 64),
+                   Extraction())])
+    store.close()
+    runner = CliRunner()
+    for argv in (["search", "isotonitazene"], ["vendor", "[/]"], ["listing", "m:1"]):
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), *argv])
+        assert result.exit_code == 0, (argv, result.output, result.exception)
+        assert "[/]" in result.output, argv
+        assert "\x1b]8;" not in result.output and "\x1b]8" not in result.output
+    listing = runner.invoke(app, ["--data-dir", str(tmp_path), "listing", "m:1"])
+    assert "[link=http://evil.example]click[/link] [bold]x" in listing.output
+
+
+def test_errors_print_their_message_literally(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "store.sqlite").close()
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "search", "vendr:[/]"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "syntax error" in result.output and "vendr:[/]" in result.output
