@@ -61,9 +61,21 @@ def check(ctx: typer.Context) -> None:
     console.print(f"ok: {len(cfg.sources) if cfg else 0} source(s); config and profiles valid")
 
 
+def _no_sources(ctx: typer.Context) -> None:
+    """An empty table reads as "all quiet": say why there is nothing to show."""
+    path = state(ctx).config_path
+    where = f"the config {path}" if path else "no config file (pass -c narcwatch.yaml or set NARCWATCH_CONFIG)"
+    console.print(f"no sources configured: {where}. `narcwatch demo` crawls its own sandbox sources, "
+                  "not configured ones; README, 'Pointing it at real sources through Tor', shows a config.",
+                  highlight=False)
+
+
 @app.command("list", help="List configured sources.")
 def list_(ctx: typer.Context) -> None:
     cfg = state(ctx).config
+    if not cfg.sources:
+        _no_sources(ctx)
+        return
     table = Table("id", "kind", "network", "profile", "schedule", "start")
     for s in cfg.sources:
         table.add_row(s.id, s.kind.value, s.network.value, s.profile, s.schedule, s.start_urls[0])
@@ -84,6 +96,9 @@ def status(
 
     st = state(ctx)
     cfg, data = st.config, st.data
+    if not cfg.sources and not as_json:
+        _no_sources(ctx)
+        return
     rows = []
     for src in cfg.sources:
         try:

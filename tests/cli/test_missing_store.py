@@ -70,3 +70,13 @@ def test_demo_hints_name_the_data_dir(tmp_path: Path, monkeypatch: pytest.Monkey
     hint = prefix.format(root=tmp_path)
     assert f"next: {hint}search 'class:nitazene'" in out
     assert f"{hint}vendor NAME" in out
+
+
+@pytest.mark.parametrize("command", ["list", "status"])
+def test_sources_without_a_config_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    monkeypatch.delenv("NARCWATCH_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "sources", command])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "no sources configured: no config file (pass -c narcwatch.yaml" in out
+    assert "┏" not in out  # no empty table that reads as "all quiet"
