@@ -10,6 +10,7 @@ HTML (every scraped string escaped).
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,8 +66,16 @@ def profiles(res: Resolution, events: list[Any], at: datetime, days: int = 7) ->
     return {"week_start": start, "week_end": end, "actors": out}
 
 
+#: what Markdown acts on inside a line: emphasis, code, links and images ([ ]), raw HTML
+#: and autolinks (< >), table cells (|), strikethrough (~), entities (&), the escape itself
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+
+
 def _md(s: Any) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Scraped text as literal Markdown on one line. Escaped, a vendor named
+    ``![](http://x.example/p.png)`` is shown as typed; unescaped, the reader's Markdown
+    viewer would fetch that image and tell the vendor an investigator is reading."""
+    return _MD_INLINE.sub(r"\\\1", " ".join(str(s).split()))
 
 
 def to_markdown(report: dict[str, Any]) -> str:

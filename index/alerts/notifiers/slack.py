@@ -12,6 +12,7 @@ An incoming-webhook URL embeds its token: keep it in the secrets store and name 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from narcwatch.index.alerts.notifiers.base import option
@@ -29,15 +30,27 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_MD_LINK = re.compile(r"([\[\]])")  # with [ and ] escaped there is no link or image syntax left
+
+
+def _markdown_literal(text: str) -> str:
+    """``text`` for Mattermost, which renders it as Markdown: no link or image either. A
+    title ``![](http://x.example/p.png)`` would make every reader's client fetch that image
+    and tell the vendor who reads the alert, and when. (Slack shows ``text`` only where
+    ``blocks`` cannot be shown, backslashes included.)"""
+    return _MD_LINK.sub(r"\\\1", _escape(text))
+
+
 def slack_message(alert: Alert, idempotency_key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    subject = _escape(render_subject(alert.payload))
-    body = _escape(render_text(alert.payload))
+    subject, body = render_subject(alert.payload), render_text(alert.payload)[:_MAX_SECTION]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body[:_MAX_SECTION]}},
+        {"type": "header", "text": {"type": "plain_text", "text": _escape(subject)[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(body)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert `{alert.id}` · key `{idempotency_key}`"}]},
     ]
-    return {**(extra or {}), "text": subject + "\n" + body[:_MAX_SECTION], "blocks": blocks}
+    # no previews: Slack would fetch the scraped links (a shop's, a vendor's) to unfurl them
+    return {**(extra or {}), "text": _markdown_literal(subject + "\n" + body), "blocks": blocks,
+            "unfurl_links": False, "unfurl_media": False}
 
 
 class SlackNotifier(WebhookNotifier):

@@ -115,6 +115,31 @@ def test_slack_compatible_message(tmp_path: Path, world: World) -> None:
         # scraped text cannot ping the channel or inject links
         assert "<!channel>" not in got.body["text"] and "&lt;!channel&gt;" in got.body["text"]
         assert json.dumps(got.body["blocks"]).count("<http") == 0
+        assert got.body["unfurl_links"] is False and got.body["unfurl_media"] is False
+    finally:
+        r.stop()
+
+
+def test_chat_text_has_no_markdown_image_or_link(tmp_path: Path, world: World) -> None:
+    """Mattermost renders ``text`` as Markdown: a scraped image would be fetched by every
+    reader's client (the vendor learns who reads the alert, and when). Parsed here with
+    a CommonMark parser (markdown-it, rich's own)."""
+    from markdown_it import MarkdownIt
+
+    r = WebhookReceiver().start()
+    try:
+        engine = _engine(tmp_path, world, ["chat"])
+        doc_event = world.new_listing(1)
+        title = "metonitazene ![](http://tracker.example/p.png) [shop](http://shop.example) <http://a.example>"
+        world.docs.docs[doc_event.listing_key or ""]["title"] = title
+        engine.on_events([doc_event])
+        Dispatcher(engine.db, {"chat": SlackNotifier("chat", r.url)}).run_once()
+        [got] = r.received
+        tokens = MarkdownIt("commonmark").parse(got.body["text"])
+        kinds = {c.type for t in tokens if t.type == "inline" for c in t.children or []}
+        assert not kinds & {"image", "link_open", "html_inline"}, kinds
+        shown = "".join(c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "text")
+        assert "![](http://tracker.example/p.png) [shop](http://shop.example)" in shown  # as typed
     finally:
         r.stop()
 

@@ -38,3 +38,27 @@ def test_weekly_profiles() -> None:
     page = to_html(rep)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "Isotonitazene/u 10.0" in to_markdown(rep)
+
+
+HOSTILE = ["![](http://tracker.example/p.png)", "[click](http://evil.example)", "<img src=http://t.example/x>",
+           "<http://evil.example>", "a | b", "two\nlines\r\u2028here", "*loud* _u_ `code` ~s~", "&amp;", "back\\slash",
+           "wild[bear]"]
+
+
+def test_markdown_shows_hostile_names_as_typed() -> None:
+    """Parsed by a CommonMark parser (markdown-it, rich's own): no image, link or raw HTML
+    from scraped text, and each name reads back as it was scraped (line breaks as spaces)."""
+    from markdown_it import MarkdownIt
+
+    accs = [_acc("velvet-market", h, "2026-11-08T10:00:00Z", f"{i:02d}" * 20) for i, h in enumerate(HOSTILE)]
+    rep = profiles(resolve({a.id: a for a in accs}), [], AT)
+    assert len(rep["actors"]) == len(HOSTILE)
+    tokens = MarkdownIt("commonmark").enable("table").enable("strikethrough").parse(to_markdown(rep))
+    inline = [c for t in tokens if t.type == "inline" for c in (t.children or [])]
+    kinds = {c.type for c in inline if not (c.type == "code_inline" and c.content.startswith("actor--"))}
+    assert not kinds & {"image", "link_open", "html_inline", "em_open", "strong_open", "code_inline", "s_open"}, kinds
+    assert not {t.type for t in tokens} & {"html_block", "table_open"}
+    headings = ["".join(c.content for c in t.children or []) for i, t in enumerate(tokens)
+                if t.type == "inline" and tokens[i - 1].type == "heading_open"]
+    shown = {h.rsplit(" (", 1)[0] for h in headings[1:]}
+    assert shown == {" ".join(h.split()) for h in HOSTILE}
