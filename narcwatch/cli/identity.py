@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from narcwatch.cli._common import console, fail, state
+from narcwatch.cli._common import console, echo_data, fail, state
 
 __all__ = ["register", "vendor_app"]
 
@@ -117,7 +117,7 @@ def links(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Handle, 
             decisions = ds.all()
     rows = link_rows(res, actor, decisions)
     if as_json:
-        typer.echo(json.dumps({"actor": actor.id, "accounts": actor.accounts, "links": [
+        echo_data(json.dumps({"actor": actor.id, "accounts": actor.accounts, "links": [
             {"a": r.a, "b": r.b, "strength": r.strength, "confidence": r.confidence, "joins": r.joins,
              "decision": r.decision, "analyst": r.analyst, "note": r.note, "at": r.at,
              "evidence": [{"kind": e.kind, "value": e.value, "score": e.score,
