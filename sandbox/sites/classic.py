@@ -15,7 +15,7 @@ from narcwatch.sandbox import lexicon
 from narcwatch.sandbox.http import Request, Response, html, redirect, text
 from narcwatch.sandbox.listings import ListingData, description, fmt_money, listing_truth
 from narcwatch.sandbox.sites._base import Site, esc
-from narcwatch.sandbox.sites.vendor import vendor_truth, vendor_view
+from narcwatch.sandbox.sites.vendor import market_truth, vendor_view
 from narcwatch.sandbox.world import Account
 
 __all__ = ["ClassicMarket"]
@@ -217,20 +217,14 @@ class ClassicMarket(Site):
     # -- ground truth --------------------------------------------------------------------------
     def truth(self, hours: float) -> Iterator[dict[str, object]]:
         ls = self.world.listings
-        m = self.world.markets[self.id]
-        if not m.up(hours):
-            return
-        for j in ls.truth_indices(self.id, hours):
-            d = ls.get(self.id, j)
-            if d is None or not ls.visible(d, hours):
-                continue
+
+        def listing(d: ListingData) -> dict[str, object]:
             v = self.view(d, hours)
-            yield listing_truth(
+            return listing_truth(
                 self.id, self.url(f"/listing/{d.site_id}"), ls, d, hours, currency="USD",
                 category=lexicon.CATEGORIES[d.category], price=v["usd"],  # type: ignore[arg-type]
                 displayed=[{"amount": v["usd"], "currency": "USD"}, {"amount": v["btc"], "currency": "BTC"},  # type: ignore[list-item]
                            {"amount": v["xmr"], "currency": "XMR"}],
                 tiers=v["tiers"], available=v["available"], description=v["description"])  # type: ignore[arg-type]
-        for acc in self.world.accounts(self.id):
-            if acc.active(hours):
-                yield vendor_truth(self, acc, hours, self.url(f"/vendor/{acc.handle}"))
+
+        return market_truth(self, hours, listing, lambda acc: self.url(f"/vendor/{acc.handle}"))

@@ -23,7 +23,7 @@ from narcwatch.sandbox._rng import h64
 from narcwatch.sandbox.http import Request, Response, html
 from narcwatch.sandbox.listings import ListingData, description, listing_truth
 from narcwatch.sandbox.sites._base import Site
-from narcwatch.sandbox.sites.vendor import vendor_truth, vendor_view
+from narcwatch.sandbox.sites.vendor import market_truth, vendor_view
 
 __all__ = ["SpaMarket"]
 
@@ -128,20 +128,16 @@ class SpaMarket(Site):
 
     def truth(self, hours: float) -> Iterator[dict[str, object]]:
         ls = self.world.listings
-        if not self.world.markets[self.id].up(hours):
-            return
-        for j in ls.truth_indices(self.id, hours):
-            d = ls.get(self.id, j)
-            if d is None or not ls.visible(d, hours):
-                continue
+
+        def listing(d: ListingData) -> dict[str, object]:
             tiers = ls.tiers(d, hours, "EUR")
-            yield listing_truth(
+            return listing_truth(
                 self.id, self.url(f"/item/{d.site_id}"), ls, d, hours, currency="EUR",
                 category=lexicon.CATEGORIES[d.category], price=tiers[0][1],
                 displayed=[{"amount": tiers[0][1], "currency": "EUR"}], tiers=tiers,
-                available=ls.available(d, hours), description=description(ls, d, hours, "EUR"), api_url=self.url(f"/api/listing/{d.site_id}"))
-        for acc in self.world.accounts(self.id):
-            if acc.active(hours):
-                yield vendor_truth(self, acc, hours, self.url(f"/vendor/{acc.handle}"))
+                available=ls.available(d, hours), description=description(ls, d, hours, "EUR"),
+                api_url=self.url(f"/api/listing/{d.site_id}"))
+
+        return market_truth(self, hours, listing, lambda acc: self.url(f"/vendor/{acc.handle}"))
 
 

@@ -6,11 +6,35 @@ the person behind the account (which accounts are the same person).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
 from narcwatch.sandbox._rng import h64, rng
 from narcwatch.sandbox.clock import at
 from narcwatch.sandbox.world import Account, World
 
-__all__ = ["vendor_truth", "vendor_view"]
+if TYPE_CHECKING:
+    from narcwatch.sandbox.listings import ListingData
+    from narcwatch.sandbox.sites._base import Site
+
+__all__ = ["market_truth", "vendor_truth", "vendor_view"]
+
+
+def market_truth(site: "Site", hours: float, listing: "Callable[[ListingData], dict[str, object]]",
+                 vendor_url: Callable[[Account], str]) -> Iterator[dict[str, object]]:
+    """A market's ground truth at ``hours``: the record of each listing it shows then (from
+    ``listing``, which knows the market's currency and URLs), then each active vendor's
+    profile at ``vendor_url``; nothing while the market is down."""
+    ls = site.world.listings
+    if not site.world.markets[site.id].up(hours):
+        return
+    for j in ls.truth_indices(site.id, hours):
+        d = ls.get(site.id, j)
+        if d is not None and ls.visible(d, hours):
+            yield listing(d)
+    for acc in site.world.accounts(site.id):
+        if acc.active(hours):
+            yield vendor_truth(site, acc, hours, vendor_url(acc))
 
 
 def vendor_view(world: World, acc: Account, hours: float) -> dict[str, object]:
