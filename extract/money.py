@@ -177,6 +177,41 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_ARMOUR_RUN = 40  # an armour line is 64 characters; no price list runs this long without a space
+
+
+def _armour_run(text: str, pos: int) -> tuple[int, int, bool]:
+    """The run of base64 characters around ``pos`` (at most 200 each way) and whether it is a
+    PGP key's or signature's armour: 40+ characters without a space, or the shorter last
+    line of a block, right after a full one. "\\n2Kr/E2790AWV..." is the last line of a key,
+    not 2 Swedish kronor. (``_scan`` reuses a run for every number inside it: linear.)"""
+    n, lo, hi = len(text), pos, pos
+    while lo > 0 and pos - lo < 200 and text[lo - 1] in _B64:
+        lo -= 1
+    while hi < n and hi - pos < 200 and text[hi] in _B64:
+        hi += 1
+    if hi - lo >= _ARMOUR_RUN:
+        return lo, hi, True
+    if lo > 0 and text[lo - 1] == "\n" and (hi == n or text[hi] in "\r\n"):
+        top = lo - 1
+        while top > 0 and lo - 1 - top < 200 and text[top - 1] in _B64:
+            top -= 1
+        return lo, hi, lo - 1 - top >= _ARMOUR_RUN and (top == 0 or text[top - 1] == "\n")
+    return lo, hi, False
+
+
+def _inside_token(text: str, a_start: int, a_end: int, c_start: int, c_end: int) -> bool:
+    """Is the number a piece of a longer token (a wallet address, a key's base64 armour, a
+    session id, an order number)? A letter touches it on a side where its currency is not:
+    "XMR: 48wiU7Cs...", "jQz9ZAR". "USD48", "48XMR", "1.2k EUR" and the count of "5x32USD"
+    stay prices."""
+    if a_start > 0 and c_end != a_start and (text[a_start - 1].isalpha() or text[a_start - 1] == "_") \
+            and not (text[a_start - 1] in "xX" and a_start > 1 and text[a_start - 2].isdigit()):  # "5x32USD"
+        return True
+    return a_end < len(text) and c_start != a_end and (text[a_end].isalpha() or text[a_end] == "_")
+
+
 def _after(text: str, pos: int) -> tuple[int, int, str, Decimal, int] | None:
     """Longest currency surface starting within ``_GAP`` chars after ``pos``."""
     gap = 0
@@ -317,6 +352,7 @@ def _scan(text: str, strict: bool, decimal_separator: str | None, limit: int, *,
             break
     taken: set[tuple[int, int]] = set()
     out: list[PriceSpan] = []
+    run = (0, 0, False)  # the last base64 run looked at (``_armour_run``)
     for m in numbers:
         a_start, a_end = m.span()
         if _PERCENT.match(text, a_end):
@@ -344,6 +380,11 @@ def _scan(text: str, strict: bool, decimal_separator: str | None, limit: int, *,
                 chosen = before if (surf in _c.PREFIX_SYMBOLS or surf.endswith("$")) else after
         else:
             chosen = after or before
+        if chosen is not None:
+            if not run[0] <= a_start < run[1]:
+                run = _armour_run(text, a_start)
+            if run[2] or _inside_token(text, a_start, a_end, chosen[0], chosen[1]):
+                chosen = None  # "XMR: 48wiU7Cs..." is an address, not 48 XMR; a key's armour likewise
         raw = m.group(0)
         if chosen is None:
             if priced_only:

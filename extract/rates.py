@@ -274,7 +274,8 @@ class RatesFileProvider:
     A rate is never guessed: no capture date, a currency the files do not have, a date
     before the first rate or more than ``max_age_days`` after the nearest earlier one
     answer ``None``, and each such miss is counted in ``misses`` under its reason, so an
-    operator sees why prices stayed without USD.
+    operator sees why prices stayed without USD; a currency no file has is also counted
+    by name in ``unknown_currencies`` (the file to add).
     """
 
     def __init__(self, rows: Iterable[tuple[str, date, Decimal] | tuple[str, date, Decimal, str]],
@@ -294,6 +295,7 @@ class RatesFileProvider:
             self._usd[cur] = [entries[d] for d in days]
         self._max_age = max_age_days
         self.misses: dict[str, int] = {}
+        self.unknown_currencies: dict[str, int] = {}
         self.files: list[str] = []
 
     @classmethod
@@ -341,6 +343,9 @@ class RatesFileProvider:
         found = self.lookup(currency, on)
         if isinstance(found, str):
             self.misses[found] = self.misses.get(found, 0) + 1
+            if found == "no_rates_for_currency":
+                cur = currency.upper()
+                self.unknown_currencies[cur] = self.unknown_currencies.get(cur, 0) + 1
             return None
         return found
 

@@ -45,6 +45,7 @@ class DemoSummary:
     pending_deliveries: int = 0
     rates_file: str | None = None  # the sandbox's fictional rates, published for ingest
     usd_missing: dict[str, int] = field(default_factory=dict)  # reason -> prices left without USD
+    usd_unknown_currencies: dict[str, int] = field(default_factory=dict)  # currency the rates lack -> prices
     dashboard_url: str | None = None
 
     @property
@@ -125,6 +126,7 @@ def run_demo(data: DataDir, *, seed: int = 1, size: str | int = "demo", progress
         alerts.stop()
     summary.ingest_rejected = stats.rejected
     summary.usd_missing = dict(stats.rates_missing)
+    summary.usd_unknown_currencies = dict(stats.rates_unknown_currencies)
     summary.counts = store.counts()
     store.close()
     return summary

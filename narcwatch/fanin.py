@@ -163,7 +163,7 @@ def _add(total: IngestStats, part: IngestStats) -> None:
         elif isinstance(value, dict):
             acc = getattr(total, f.name)
             for k, v in value.items():
-                acc[k] = acc.get(k, 0) + v
+                acc[k] = max(acc.get(k, 0), v) if f.metadata.get("shared") else acc.get(k, 0) + v
         elif isinstance(value, list):
             getattr(total, f.name).extend(value[-10:])
 

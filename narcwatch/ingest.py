@@ -54,7 +54,11 @@ class IngestStats:
     worker_ends: int = 0  # crawl_end of one scale-out worker (not a crawl's end: see crawl_id_map)
     pipeline_recycles: int = 0  # spaCy pipelines dropped for a fresh one (vocabulary grown past the limit)
     health: list[str] = field(default_factory=list)
-    rates_missing: dict[str, int] = field(default_factory=dict)  # reason -> conversions left without USD
+    # reason -> conversions left without USD; currency no rates file has -> prices. Copies of
+    # the rates provider's own counts, which the ingestors of one process share: totals take
+    # the largest copy, not the sum (``fanin``)
+    rates_missing: dict[str, int] = field(default_factory=dict, metadata={"shared": True})
+    rates_unknown_currencies: dict[str, int] = field(default_factory=dict, metadata={"shared": True})
 
 
 def item_text(item: Listing | Post | VendorProfile) -> str:
@@ -185,6 +189,7 @@ class Ingestor:
         self.stats.events += len(events)
         if isinstance(getattr(self.rates, "misses", None), dict):
             self.stats.rates_missing = dict(self.rates.misses)  # type: ignore[union-attr]
+            self.stats.rates_unknown_currencies = dict(getattr(self.rates, "unknown_currencies", {}))
         if events and self.on_events:
             self.on_events(events)
         # Between batches, after the ack: a recycled pipeline re-extracts nothing.
@@ -301,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
     print(f"ingested {ingestor.stats.items} items, {ingestor.stats.events} events, "
           f"{ingestor.stats.rejected} rejected"
-          + (f", prices left without USD: {ingestor.stats.rates_missing}" if ingestor.stats.rates_missing else ""),
+          + (f", prices left without USD: {ingestor.stats.rates_missing}" if ingestor.stats.rates_missing else "")
+          + (f", no rates for: {ingestor.stats.rates_unknown_currencies}" if ingestor.stats.rates_unknown_currencies else ""),
           flush=True)
     return 0
 

@@ -35,8 +35,10 @@ def print_summary(summary) -> None:  # type: ignore[no-untyped-def]
         console.print(styled((f"{summary.ingest_rejected} spooled item(s) rejected by ingest", "yellow")))
     if summary.rates_file:
         missing = sum(summary.usd_missing.values())
+        unknown = ", ".join(f"{c} ({n})" for c, n in sorted(summary.usd_unknown_currencies.items()))
         console.print(f"rates:     {summary.rates_file}  (the sandbox's fictional rates; "
-                      + (f"{missing} price(s) left without USD: {summary.usd_missing})" if missing else
+                      + (f"{missing} price(s) left without USD: {summary.usd_missing}"
+                         + (f"; no rates for {unknown}" if unknown else "") + ")" if missing else
                          "every non-USD price converted)"), highlight=False)
     console.print(f"data:      {summary.data_dir}", highlight=False)
     console.print(f"evidence:  {summary.data_dir}/evidence  (narcwatch evidence verify)", highlight=False)

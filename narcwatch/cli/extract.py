@@ -128,4 +128,5 @@ def register(app: typer.Typer) -> None:
                       f"{stats.updated} updated, {stats.retroactive} retroactive matches, {stats.events} events, "
                       f"{skipped} skipped" + ("" if not skipped else f" {stats.skipped}")
                       + f", {stats.usd_filled} listings got USD per gram"
-                      + (f"; prices left without USD: {rates.misses}" if rates is not None and rates.misses else ""))
+                      + (f"; prices left without USD: {rates.misses}" if rates is not None and rates.misses else "")
+                      + (f", no rates for: {rates.unknown_currencies}" if rates is not None and rates.unknown_currencies else ""))

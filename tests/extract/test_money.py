@@ -101,6 +101,35 @@ def test_strict_scan_ignores_rare_one_letter_currencies() -> None:
     assert [p.currency for p in find_prices("1P-LSD 100ug", strict=True)] == [None, None]
 
 
+@pytest.mark.parametrize(("text", "prices"), [
+    # a number inside a longer token is no price: found by the demo's rates counter
+    # ("no rates for ZAR"), on vendor profiles with addresses and PGP armour
+    ("Direct XMR: 48wiU7CsJo5FJoQ22guSVydiAqrANjQz", []),
+    ("xjMEYcp9sBYJKwYBBAHaRw8BAQdAH+akM1zYGzUTIztCYV4lEtojCKqx3n0BjP+/", []),
+    ("JQz9ZAR/x", []),
+    ("Session: 05a0089375d0754128d30d3e17b16d13668fc92d9d6f8063be63f19027f36f00d6", []),
+    ("order_12EUR", []),
+    ("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nwD/briTxtxWZ768RFR0Tj9Pmblv6jAp/ReBfEJK/fIfTM8A/0lSvtrLqKz7\n"
+     "2Kr/E2790AWV2MlzBD/uohzQ8W1m3bGv2nbLwpYJrQ4kNyZpT9sHm0d", []),  # a line of armour: not 2 SEK
+    ("8vO9jwD/briTxtxWZ768RFR0Tj9Pmblv6jAp/ReBfEJK/fIfTM8A/0lSvtrLqKz7\n2Kr/E2790AWV2MlzBD/uohzCp7WeVYkE\n=Z3lb\n"
+     "-----END PGP PUBLIC KEY BLOCK-----", []),  # the block's short last line
+    ("Prices\n5x32USD/10x59USD\n", [("32", "USD"), ("59", "USD")]),  # a short line after a short one
+    # a currency that touches its number is still a price
+    ("USD48", [("48", "USD")]),
+    ("48XMR", [("48", "XMR")]),
+    ("500руб", [("500", "RUB")]),
+    ("1.2k EUR", [("1200", "EUR")]),
+    ("XMR: 48 per g", [("48", "XMR")]),
+    ("2g 300$, 5g 650$", [("300", "USD"), ("650", "USD")]),
+    ("40€/g", [("40", "EUR")]),
+    ("€50 (Ø 1g)", [("50", "EUR")]),
+    ("5x32USD/10x59USD", [("32", "USD"), ("59", "USD")]),  # a glued tier row is not armour
+])
+def test_numbers_inside_tokens_are_not_prices(text: str, prices: list[tuple[str, str]]) -> None:
+    got = [(p.amount, p.currency) for p in find_prices(text, strict=True) if p.currency]
+    assert got == [(Decimal(a), c) for a, c in prices]
+
+
 # ---------------------------------------------------------------------------------------
 # The price-parser table (scrapinghub/price-parser tests), read in place.
 

@@ -21,6 +21,7 @@ def test_csv_nearest_earlier_day_within_max_age(tmp_path: Path) -> None:
     assert prov.rate("XMR", date(2017, 7, 3)) is None
     assert prov.rate("BTC", None) is None  # no capture date: no rate, never "the latest"
     assert prov.misses == {"before_first_rate": 1, "rate_too_old": 1, "no_rates_for_currency": 1, "no_capture_date": 1}
+    assert prov.unknown_currencies == {"XMR": 1}  # which file to add
 
 
 def test_json_both_shapes(tmp_path: Path) -> None:

@@ -285,3 +285,21 @@ def test_daemon_feeds_redis_and_ingests_both_workers_exactly_once(market: Sandbo
     h = health.load(data.jobs, SOURCE)
     assert (h.last_success_crawl_id, h.finished) == (round_id, True)  # `sources status` shows the round
     assert market.direct_onion_connections() == []
+
+
+def test_fan_in_totals_count_the_shared_rates_provider_once() -> None:
+    """Every ingestor of one process copies the same rates provider's counts: the total is
+    that count, not one copy per open spool (a rejected reason is each ingestor's own: summed)."""
+    from narcwatch.fanin import _add
+    from narcwatch.ingest import IngestStats
+
+    a = IngestStats(items=3, rejected_reasons={"bad": 1}, rates_missing={"no_rates_for_currency": 5},
+                    rates_unknown_currencies={"GBP": 5})
+    b = IngestStats(items=2, rejected_reasons={"bad": 2}, rates_missing={"no_rates_for_currency": 7, "rate_too_old": 1},
+                    rates_unknown_currencies={"GBP": 6, "CAD": 1})
+    total = IngestStats()
+    _add(total, a)
+    _add(total, b)
+    assert total.items == 5 and total.rejected_reasons == {"bad": 3}
+    assert total.rates_missing == {"no_rates_for_currency": 7, "rate_too_old": 1}
+    assert total.rates_unknown_currencies == {"GBP": 6, "CAD": 1}
