@@ -14,7 +14,8 @@ from rich.text import Text
 from narcwatch.crawler.config import Config, ConfigError, load_config
 from narcwatch.crawler.paths import DataDir
 
-__all__ = ["SafeConsole", "State", "console", "echo_data", "err_console", "fail", "not_available", "state", "styled", "terminal_safe"]
+__all__ = ["SafeConsole", "State", "console", "echo_data", "err_console", "fail", "not_available", "reading_store", "state", "styled",
+           "terminal_safe"]
 
 #: what a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
 #: controls (U+009B is a CSI on its own), and the bidi overrides and isolates that make a
@@ -98,6 +99,18 @@ def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     assert isinstance(obj, State)
     return obj
+
+
+def reading_store(ctx: typer.Context) -> Any:
+    """The store for a command that reads it (search, histories, exports, reports): a data
+    directory without one is an error, not an empty answer (``open_store(must_exist=True)``)."""
+    from narcwatch.index import open_store
+
+    st = state(ctx)
+    try:
+        return open_store(st.config.store, st.data, must_exist=True)
+    except (ValueError, OSError) as exc:
+        fail(f"cannot open the store: {exc}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from narcwatch.cli._common import console, echo_data, fail, state
+from narcwatch.cli._common import console, echo_data, fail, reading_store, state
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
                actor: Annotated[Optional[str], typer.Option("--actor", help="Actor id, account (source/handle) or handle.")] = None,
                out: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
                limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 10_000) -> None:
-        from narcwatch.index import open_store
         from narcwatch.index.exports import facts_for, to_csv, to_misp, to_stix
         from narcwatch.index.identity import resolve_store
         from narcwatch.index.query import QueryError
@@ -26,10 +25,7 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("stix", "misp", "csv"):
             fail(f"unknown format {fmt!r}; use stix, misp or csv")
         st = state(ctx)
-        try:
-            store = open_store(st.config.store, st.data, must_exist=True)
-        except (ValueError, OSError) as exc:
-            fail(f"cannot open the store: {exc}")
+        store = reading_store(ctx)
         try:
             res = resolve_store(store, st.data.root)
             keys: set[str] | None = None
@@ -98,7 +94,6 @@ def register(app: typer.Typer) -> None:
         import json
         from datetime import UTC, datetime, timedelta
 
-        from narcwatch.index import open_store
         from narcwatch.index.identity import resolve_store
         from narcwatch.index.reports import profiles, to_html, to_markdown
 
@@ -114,10 +109,7 @@ def register(app: typer.Typer) -> None:
         if at and len(at) == 10:
             end += timedelta(days=1)  # a date means the end of that day
         st = state(ctx)
-        try:
-            store = open_store(st.config.store, st.data, must_exist=True)
-        except (ValueError, OSError) as exc:
-            fail(f"cannot open the store: {exc}")
+        store = reading_store(ctx)
         try:
             res = resolve_store(store, st.data.root)
             events = store.events(since=end - timedelta(days=7), limit=1_000_000)

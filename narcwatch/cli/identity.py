@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from narcwatch.cli._common import console, echo_data, fail, state
+from narcwatch.cli._common import console, echo_data, fail, reading_store, state
 
 __all__ = ["register", "vendor_app"]
 
@@ -42,14 +42,10 @@ vendor_app.add_typer(link_app, name="link")
 
 
 def _resolution(ctx: typer.Context) -> Any:
-    from narcwatch.index import open_store
     from narcwatch.index.identity import resolve_store
 
     st = state(ctx)
-    try:
-        store = open_store(st.config.store, st.data, must_exist=True)
-    except (ValueError, OSError) as exc:
-        fail(f"cannot open the store: {exc}")
+    store = reading_store(ctx)
     try:
         return resolve_store(store, st.data.root)
     except (ValueError, OSError, sqlite3.Error) as exc:

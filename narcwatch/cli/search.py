@@ -12,18 +12,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from narcwatch.cli._common import console, echo_data, fail, state, styled, terminal_safe
+from narcwatch.cli._common import console, echo_data, fail, reading_store, state, styled, terminal_safe
 
-
-
-def _store(ctx: typer.Context) -> Any:
-    from narcwatch.index import open_store
-
-    st = state(ctx)
-    try:
-        return open_store(st.config.store, st.data, must_exist=True)
-    except (ValueError, OSError) as exc:
-        fail(f"cannot open the store: {exc}")
 
 
 def _usd(v: object) -> str:
@@ -53,7 +43,7 @@ def _actor_section(ctx: typer.Context, name: str) -> None:
     from narcwatch.index.identity import resolve_store
 
     st = state(ctx)
-    store = _store(ctx)  # either backend: identity reads through the store
+    store = reading_store(ctx)  # either backend: identity reads through the store
     try:
         res = resolve_store(store, st.data.root)
     except (ValueError, OSError, sqlite3.Error, ConnectionError) as exc:
@@ -86,7 +76,7 @@ def register(app: typer.Typer) -> None:
                as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
         from narcwatch.index.query import QueryError
 
-        store = _store(ctx)
+        store = reading_store(ctx)
         try:
             result = store.search(query, limit=limit, sort=sort)
         except QueryError as exc:
@@ -114,7 +104,7 @@ def register(app: typer.Typer) -> None:
     @vendor_app.command("show", help="Show a vendor: markets, handles, listings over time, prices, identifiers.")
     def vendor(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Vendor handle or actor id.")],
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-        store = _store(ctx)
+        store = reading_store(ctx)
         try:
             report = store.vendor(name)
         finally:
@@ -152,7 +142,7 @@ def register(app: typer.Typer) -> None:
     def listing(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Listing key (source:site_id).")],
                 history: Annotated[bool, typer.Option("--history")] = False,
                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-        store = _store(ctx)
+        store = reading_store(ctx)
         try:
             h = store.listing(key)
         finally:
